@@ -36,6 +36,7 @@ pub fn init(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     let _ = match format {
         LogFormat::Text => builder.compact().try_init(),
@@ -59,13 +60,14 @@ fn short(s: &str) -> &str {
 /// Logs a decision: denials and audit-denials as warnings, other decisions on guarded endpoints
 /// (creates, starts, ...) at info, everything else at debug.
 pub fn log_decision(d: &Decision) {
-    let rule = d.rule.unwrap_or("");
-    let reason = short(d.message.as_deref().unwrap_or(""));
-    let exemption = d.exemption.as_deref().unwrap_or("");
-    let image = short(d.image.as_deref().unwrap_or(""));
-    let name = short(d.container_name.as_deref().unwrap_or(""));
+    // `None` fields are left out of the line.
+    let rule = d.rule;
+    let reason = d.message.as_deref().map(short);
+    let exemption = d.exemption.as_deref();
+    let image = d.image.as_deref().filter(|s| !s.is_empty()).map(short);
+    let name = d.container_name.as_deref().map(short);
     let path = short(&d.path);
-    let user = short(&d.user);
+    let user = Some(short(&d.user)).filter(|s| !s.is_empty());
     let method = short(&d.method);
     macro_rules! line {
         ($level:ident, $msg:literal) => {

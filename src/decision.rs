@@ -118,16 +118,23 @@ pub fn decide(policy: &Policy, req: &AuthZRequest) -> Decision {
     let mut guarded = false;
     let mut exemption = None;
     let mut denial = None;
-    for rule in RULES.iter().filter(|r| r.applies_to(&ctx.route.endpoint)) {
+    for rule in RULES
+        .iter()
+        .filter(|r| r.applies_to(&ctx.route.endpoint, policy))
+    {
         guarded = true;
         match rule.check(&ctx, policy) {
             Outcome::Pass => {}
             Outcome::Exempt(entry) => exemption = Some(entry),
-            Outcome::Deny(message) => {
-                denial = Some((rule.name(), message));
+            Outcome::Deny { rule, message } => {
+                denial = Some((rule, message));
                 break;
             }
         }
+    }
+    if denial.is_some() && policy.is_exempt_user(&req.user) {
+        denial = None;
+        exemption = Some(format!("exempt user {}", req.user));
     }
 
     let (allow, verdict) = Decision::verdict(policy, denial.is_some());
@@ -360,5 +367,211 @@ mod tests {
             d.exemption.as_deref(),
             Some("label rootfs-guard.allow-writable=true")
         );
+    }
+
+    fn fixture_request(name: &str) -> AuthZRequest {
+        let path = format!("{}/tests/fixtures/authz/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn remountable_read_only_creates_are_denied() {
+        let cases = [
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"Privileged":true}}"#,
+                Some("remount"),
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"CapAdd":["NET_ADMIN","sys_admin"]}}"#,
+                Some("remount"),
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"CapAdd":"CAP_SYS_ADMIN"}}"#,
+                Some("remount"),
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"capadd":["all"]}}"#,
+                Some("remount"),
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"CapAdd":["SYS_ADMIN"],"CapAdd":null}}"#,
+                None,
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"Privileged":true,"privileged":false}}"#,
+                None,
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"CapAdd":["NET_ADMIN"]}}"#,
+                None,
+            ),
+            // Privileged at the top level counts under the readings that honour it.
+            (
+                r#"{"ReadonlyRootfs":true,"Privileged":true}"#,
+                Some("remount"),
+            ),
+            // With the HostConfig key present, top-level fields are ignored by every version.
+            (
+                r#"{"Privileged":true,"HostConfig":{"ReadonlyRootfs":true}}"#,
+                None,
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"Privileged":true},"Labels":{"rootfs-guard.allow-writable":"true"}}"#,
+                None,
+            ),
+        ];
+        for (body, rule) in cases {
+            assert_eq!(verdict(&create(body)), (rule.is_none(), rule), "{body}");
+        }
+        let mut no_remount = Policy::default();
+        no_remount.rules.remount = false;
+        let privileged = create(r#"{"HostConfig":{"ReadonlyRootfs":true,"Privileged":true}}"#);
+        assert!(decide(&no_remount, &privileged).allow);
+    }
+
+    #[test]
+    fn privileged_exec_is_denied() {
+        let req = fixture_request("cli-exec-privileged--02-req-POST-containers_NAME_exec.json");
+        assert_eq!(verdict(&req), (false, Some("exec-privileged")));
+        let mut off = Policy::default();
+        off.rules.exec_privileged = false;
+        assert!(decide(&off, &req).allow);
+        let req = fixture_request("cli-exec--02-req-POST-containers_NAME_exec.json");
+        assert_eq!(verdict(&req), (true, None));
+    }
+
+    #[test]
+    fn swarm_services_are_judged_on_their_spec() {
+        // --read-only with the allow label: allowed.
+        let req = fixture_request("cli-service-create-readonly--02-req-POST-services_create.json");
+        assert_eq!(verdict(&req), (true, None));
+        // --read-only=false, still labelled writable: exempt.
+        let req = fixture_request(
+            "cli-service-update--02-req-POST-services_lvqi5kw99cgzzo0rcugoh1xoe_update.json",
+        );
+        let d = decide(&Policy::default(), &req);
+        assert!(d.allow && d.exemption.is_some(), "{d:?}");
+
+        let service = |body: &str, uri: &str| request("POST", uri, Some(body), true);
+        let writable = r#"{"Name":"s","TaskTemplate":{"ContainerSpec":{"Image":"bb"}}}"#;
+        let ro = r#"{"TaskTemplate":{"ContainerSpec":{"Image":"bb","ReadOnly":true}}}"#;
+        let cases = [
+            (writable, "/v1.41/services/create", Some("readonly-rootfs")),
+            (
+                writable,
+                "/v1.41/services/abc/update?version=3",
+                Some("readonly-rootfs"),
+            ),
+            (ro, "/services/create", None),
+            (
+                r#"{"TaskTemplate":{"ContainerSpec":{"ReadOnly":true,"CapabilityAdd":["CAP_SYS_ADMIN"]}}}"#,
+                "/services/create",
+                Some("remount"),
+            ),
+            (
+                r#"{"TaskTemplate":{"PluginSpec":{}}}"#,
+                "/services/create",
+                Some("swarm-service"),
+            ),
+            (
+                r#"{"TaskTemplate":{"ContainerSpec":{"ReadOnly":true},"containerspec":{"readonly":false}}}"#,
+                "/services/create",
+                Some("readonly-rootfs"),
+            ),
+            (
+                ro,
+                "/v1.41/services/abc/update?version=3&rollback=previous",
+                Some("service-rollback"),
+            ),
+        ];
+        for (body, uri, rule) in cases {
+            assert_eq!(
+                verdict(&service(body, uri)),
+                (rule.is_none(), rule),
+                "{uri} {body}"
+            );
+        }
+        let mut allow_rollback = Policy::default();
+        allow_rollback.rules.service_rollback = false;
+        assert!(
+            decide(
+                &allow_rollback,
+                &service(ro, "/services/abc/update?rollback=previous")
+            )
+            .allow
+        );
+        let mut no_swarm = Policy::default();
+        no_swarm.rules.swarm_services = false;
+        assert!(decide(&no_swarm, &service(writable, "/services/create")).allow);
+    }
+
+    #[test]
+    fn swarm_join_is_denied_by_default() {
+        let join = request(
+            "POST",
+            "/v1.41/swarm/join",
+            Some(r#"{"RemoteAddrs":["10.0.0.1:2377"]}"#),
+            true,
+        );
+        assert_eq!(verdict(&join), (false, Some("swarm-join")));
+        let mut allow = Policy::default();
+        allow.rules.swarm_join = false;
+        assert!(decide(&allow, &join).allow);
+        // Initialising a swarm here is fine: this host's own manager goes through the plugin.
+        let init = fixture_request("swarm-init--01-req-POST-swarm_init.json");
+        assert_eq!(verdict(&init), (true, None));
+    }
+
+    #[test]
+    fn plugin_management_is_for_admins_only() {
+        let mut admin = Policy::default();
+        admin.admins = vec!["ops".into()];
+        for (m, uri) in [
+            ("POST", "/v1.41/plugins/rootfs-guard:latest/disable"),
+            ("POST", "/v1.41/plugins/abc123/disable?force=1"),
+            ("POST", "/plugins/rootfs-guard/set"),
+            ("POST", "/v1.41/plugins/rootfs-guard/upgrade?remote=x"),
+            ("POST", "/v1.41/plugins/other/enable"),
+            ("DELETE", "/v1.41/plugins/rootfs-guard:latest?force=1"),
+            ("POST", "/v1.41/plugins/pull?remote=evil"),
+            ("POST", "/v1.41/plugins/create?name=x"),
+            ("POST", "/v1.41/plugins%2Frootfs-guard%2Fdisable"),
+        ] {
+            let mut req = request(m, uri, None, false);
+            assert_eq!(verdict(&req), (false, Some("self-protection")), "{m} {uri}");
+            assert!(!decide(&admin, &req).allow, "{m} {uri}");
+            req.user = "ops".into();
+            assert!(decide(&admin, &req).allow, "{m} {uri}");
+        }
+        assert_eq!(
+            verdict(&request("GET", "/v1.41/plugins", None, false)),
+            (true, None)
+        );
+    }
+
+    #[test]
+    fn exempt_users_and_scoped_labels() {
+        let policy = Policy::from_json(
+            r#"{"exempt_users":["root-ci"],"allow_labels":[{"key":"w","value":"1","users":["alice"],"images":["bb*"]}]}"#,
+            "p",
+        )
+        .unwrap();
+        let mut req = create(r#"{"Image":"bb","Labels":{"w":"1"}}"#);
+        assert!(
+            !decide(&policy, &req).allow,
+            "no user: the entry is scoped to alice"
+        );
+        req.user = "alice".into();
+        let d = decide(&policy, &req);
+        assert!(d.allow);
+        assert_eq!(d.exemption.as_deref(), Some("label w=1"));
+        let mut other_image = create(r#"{"Image":"nginx","Labels":{"w":"1"}}"#);
+        other_image.user = "alice".into();
+        assert!(!decide(&policy, &other_image).allow);
+        let mut ci = create(r#"{"Image":"nginx"}"#);
+        ci.user = "root-ci".into();
+        let d = decide(&policy, &ci);
+        assert!(d.allow);
+        assert_eq!(d.exemption.as_deref(), Some("exempt user root-ci"));
     }
 }

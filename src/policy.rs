@@ -18,7 +18,17 @@ pub const DEFAULT_POLICY_JSON: &str = r#"{
   "mode": "enforce",
   "allow_labels": [
     { "key": "rootfs-guard.allow-writable", "value": "true" }
-  ]
+  ],
+  "exempt_users": [],
+  "admins": [],
+  "rules": {
+    "remount": true,
+    "exec_privileged": true,
+    "swarm_services": true,
+    "service_rollback": true,
+    "swarm_join": true,
+    "self_protection": true
+  }
 }
 "#;
 
@@ -42,7 +52,8 @@ impl fmt::Display for Mode {
     }
 }
 
-/// A container label that exempts a container from the read-only rule.
+/// A container label that exempts a container from the read-only rules, optionally only for
+/// some users and images (so on a shared host the label is not a self-service exemption).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowLabel {
@@ -51,11 +62,74 @@ pub struct AllowLabel {
     pub key: String,
     /// Exact value the label must have.
     pub value: String,
+    /// If not empty, the entry applies only to requests from these users (the AuthZ `User`: the
+    /// TLS client-certificate common name; unix-socket requests have no user).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// If not empty, the entry applies only to these images: an exact reference as the request
+    /// names it (`nginx:1.25`), or a prefix ending in `*` (`registry.example.com/team/*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
 }
 
 impl fmt::Display for AllowLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}={}", self.key, self.value)
+    }
+}
+
+impl AllowLabel {
+    /// Whether this entry exempts a container with these labels and image, created by `user`
+    /// (`None`: the creator is unknown, as in an audit of existing containers).
+    pub fn matches(
+        &self,
+        labels: &std::collections::BTreeMap<String, String>,
+        image: &str,
+        user: Option<&str>,
+    ) -> bool {
+        labels.get(&self.key) == Some(&self.value)
+            && (self.users.is_empty() || user.is_none_or(|u| self.users.iter().any(|x| x == u)))
+            && (self.images.is_empty() || self.images.iter().any(|p| image_matches(p, image)))
+    }
+}
+
+/// `pattern` is an exact image reference, or a prefix when it ends in `*`.
+pub fn image_matches(pattern: &str, image: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => image.starts_with(prefix),
+        None => pattern == image,
+    }
+}
+
+/// Switches for the rules beyond the read-only root filesystem itself; all on by default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuleSwitches {
+    /// Deny read-only containers and services that can remount `/` read-write (privileged,
+    /// `SYS_ADMIN`, `ALL`).
+    pub remount: bool,
+    /// Deny `docker exec --privileged`.
+    pub exec_privileged: bool,
+    /// Check swarm service specs (`TaskTemplate.ContainerSpec.ReadOnly`) on create and update.
+    pub swarm_services: bool,
+    /// Deny `docker service rollback` (`update?rollback=previous`), whose spec cannot be seen.
+    pub service_rollback: bool,
+    /// Deny joining a swarm (remote managers would schedule unchecked tasks here).
+    pub swarm_join: bool,
+    /// Deny plugin management (disable, remove, reconfigure, install) to everyone but `admins`.
+    pub self_protection: bool,
+}
+
+impl Default for RuleSwitches {
+    fn default() -> Self {
+        RuleSwitches {
+            remount: true,
+            exec_privileged: true,
+            swarm_services: true,
+            service_rollback: true,
+            swarm_join: true,
+            self_protection: true,
+        }
     }
 }
 
@@ -68,12 +142,23 @@ pub struct Policy {
     /// Labels that exempt a container; an empty list exempts nothing.
     #[serde(default = "default_allow_labels")]
     pub allow_labels: Vec<AllowLabel>,
+    /// Users (TLS client-certificate CN) whose requests no rule denies.
+    #[serde(default)]
+    pub exempt_users: Vec<String>,
+    /// Users allowed to manage plugins (and so to disable or replace the guard).
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// Rule switches.
+    #[serde(default)]
+    pub rules: RuleSwitches,
 }
 
 fn default_allow_labels() -> Vec<AllowLabel> {
     vec![AllowLabel {
         key: DEFAULT_ALLOW_LABEL.to_owned(),
         value: "true".to_owned(),
+        users: Vec::new(),
+        images: Vec::new(),
     }]
 }
 
@@ -82,6 +167,9 @@ impl Default for Policy {
         Policy {
             mode: Mode::Enforce,
             allow_labels: default_allow_labels(),
+            exempt_users: Vec::new(),
+            admins: Vec::new(),
+            rules: RuleSwitches::default(),
         }
     }
 }
@@ -133,15 +221,28 @@ impl Policy {
         Self::from_json(&text, &origin)
     }
 
-    /// The allowlist entry these labels satisfy, if any.
+    /// The allowlist entry that exempts a container with these labels and image created by
+    /// `user` (`None`: unknown creator), if any.
     pub fn exempting_label<'a>(
         &'a self,
         labels: Option<&std::collections::BTreeMap<String, String>>,
+        image: &str,
+        user: Option<&str>,
     ) -> Option<&'a AllowLabel> {
         let labels = labels?;
         self.allow_labels
             .iter()
-            .find(|entry| labels.get(&entry.key) == Some(&entry.value))
+            .find(|entry| entry.matches(labels, image, user))
+    }
+
+    /// Whether no rule applies to requests from this user.
+    pub fn is_exempt_user(&self, user: &str) -> bool {
+        !user.is_empty() && self.exempt_users.iter().any(|u| u == user)
+    }
+
+    /// Whether this user may manage plugins.
+    pub fn is_admin(&self, user: &str) -> bool {
+        !user.is_empty() && self.admins.iter().any(|u| u == user)
     }
 
     /// A short stable fingerprint of the policy's content (FNV-1a over its canonical JSON), logged
@@ -243,20 +344,48 @@ mod tests {
         assert!(Policy::from_json("", "p.json").is_err());
     }
 
+    fn labels(k: &str, v: &str) -> std::collections::BTreeMap<String, String> {
+        std::collections::BTreeMap::from([(k.to_string(), v.to_string())])
+    }
+
     #[test]
     fn exemption_needs_exact_key_and_value() {
         let p = Policy::default();
-        let labels =
-            |k: &str, v: &str| std::collections::BTreeMap::from([(k.to_string(), v.to_string())]);
-        assert!(p
-            .exempting_label(Some(&labels(DEFAULT_ALLOW_LABEL, "true")))
-            .is_some());
-        assert!(p
-            .exempting_label(Some(&labels(DEFAULT_ALLOW_LABEL, "True")))
-            .is_none());
-        assert!(p
-            .exempting_label(Some(&labels("Rootfs-guard.allow-writable", "true")))
-            .is_none());
-        assert!(p.exempting_label(None).is_none());
+        let exempt = |l| p.exempting_label(Some(&l), "bb", None).is_some();
+        assert!(exempt(labels(DEFAULT_ALLOW_LABEL, "true")));
+        assert!(!exempt(labels(DEFAULT_ALLOW_LABEL, "True")));
+        assert!(!exempt(labels("Rootfs-guard.allow-writable", "true")));
+        assert!(p.exempting_label(None, "bb", None).is_none());
+    }
+
+    #[test]
+    fn scoped_exemptions() {
+        let p = Policy::from_json(
+            r#"{"allow_labels":[{"key":"w","value":"1","users":["ci"],"images":["reg.example/team/*","nginx:1.25"]}]}"#,
+            "p",
+        )
+        .unwrap();
+        let l = labels("w", "1");
+        let exempt = |image, user| p.exempting_label(Some(&l), image, user).is_some();
+        assert!(exempt("reg.example/team/app:1", Some("ci")));
+        assert!(exempt("nginx:1.25", Some("ci")));
+        assert!(!exempt("nginx:1.26", Some("ci")));
+        assert!(!exempt("reg.example/other/app", Some("ci")));
+        assert!(!exempt("nginx:1.25", Some("bob")));
+        assert!(!exempt("nginx:1.25", Some("")));
+        // Unknown creator (audit of an existing container): only the user scope is unverifiable.
+        assert!(exempt("nginx:1.25", None));
+    }
+
+    #[test]
+    fn rule_switches_default_on_and_are_strict() {
+        let p = Policy::from_json(r#"{"rules":{"swarm_join":false}}"#, "p").unwrap();
+        assert!(!p.rules.swarm_join);
+        assert!(p.rules.remount && p.rules.self_protection);
+        let err = Policy::from_json(r#"{"rules":{"swarm_joins":false}}"#, "p")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("swarm_joins"), "{err}");
+        assert!(!p.is_admin(""));
     }
 }

@@ -2,16 +2,27 @@
 //! from the decoded request to pass / exempt / deny.
 //!
 //! Adding a rule is adding a file here and a line to [`RULES`]. Rules never do I/O; the decision
-//! ([`crate::decision`]) runs every rule that applies and the first deny wins.
+//! ([`crate::decision`]) runs every rule that applies and the first deny wins. What a *container*
+//! must be (read-only, not remountable, or exempt) lives in [`assess`], shared with the audit.
 
-mod readonly_rootfs;
+pub mod assess;
+mod container_create;
+mod exec_privileged;
+mod self_protection;
 mod start_hostconfig;
+mod swarm_join;
+mod swarm_service;
 
-pub use readonly_rootfs::ReadonlyRootfsRule;
+pub use assess::{assess_container, Assessment, ContainerFacts};
+pub use container_create::ContainerCreateRule;
+pub use exec_privileged::ExecPrivilegedRule;
+pub use self_protection::SelfProtectionRule;
 pub use start_hostconfig::StartHostConfigRule;
+pub use swarm_join::SwarmJoinRule;
+pub use swarm_service::SwarmServiceRule;
 
 use crate::policy::Policy;
-use crate::request::RequestContext;
+use crate::request::{BodyError, RequestContext};
 use crate::route::Endpoint;
 
 /// What one rule says about one request.
@@ -19,21 +30,50 @@ use crate::route::Endpoint;
 pub enum Outcome {
     /// The request complies.
     Pass,
-    /// The request would break the rule but an allowlist entry exempts it (which one, for logs).
+    /// The request would break a rule but an allowlist entry exempts it (which one, for logs).
     Exempt(String),
-    /// The request breaks the rule; the message tells the user what to do instead.
-    Deny(String),
+    /// The request breaks `rule`; the message tells the user what to do instead.
+    Deny { rule: &'static str, message: String },
+}
+
+impl Outcome {
+    pub fn deny(rule: &'static str, message: impl Into<String>) -> Outcome {
+        Outcome::Deny {
+            rule,
+            message: message.into(),
+        }
+    }
+
+    /// The deny for a request whose body cannot be verified.
+    pub fn unverifiable(rule: &'static str, what: &str, e: &BodyError) -> Outcome {
+        Outcome::deny(rule, format!("cannot verify the {what}: {e}"))
+    }
+
+    pub fn from_assessment(a: Assessment) -> Outcome {
+        match a {
+            Assessment::Compliant => Outcome::Pass,
+            Assessment::Exempt(e) => Outcome::Exempt(e),
+            Assessment::Violation { rule, message } => Outcome::Deny { rule, message },
+        }
+    }
 }
 
 /// A policy rule.
 pub trait Rule: Sync {
-    /// Stable name, used in deny messages, logs and the policy file.
+    /// Stable name, used in deny messages and logs.
     fn name(&self) -> &'static str;
-    /// Whether the rule looks at requests to this endpoint.
-    fn applies_to(&self, endpoint: &Endpoint) -> bool;
+    /// Whether the rule looks at requests to this endpoint under this policy.
+    fn applies_to(&self, endpoint: &Endpoint, policy: &Policy) -> bool;
     /// Checks one request against the policy.
     fn check(&self, request: &RequestContext<'_>, policy: &Policy) -> Outcome;
 }
 
 /// Every rule, in the order they are evaluated.
-pub static RULES: &[&dyn Rule] = &[&ReadonlyRootfsRule, &StartHostConfigRule];
+pub static RULES: &[&dyn Rule] = &[
+    &ContainerCreateRule,
+    &StartHostConfigRule,
+    &ExecPrivilegedRule,
+    &SwarmServiceRule,
+    &SwarmJoinRule,
+    &SelfProtectionRule,
+];

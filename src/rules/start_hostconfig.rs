@@ -17,7 +17,7 @@ impl Rule for StartHostConfigRule {
         "start-hostconfig"
     }
 
-    fn applies_to(&self, endpoint: &Endpoint) -> bool {
+    fn applies_to(&self, endpoint: &Endpoint, _policy: &Policy) -> bool {
         matches!(endpoint, Endpoint::ContainerStart { .. })
     }
 
@@ -27,10 +27,10 @@ impl Rule for StartHostConfigRule {
         if no_body {
             Outcome::Pass
         } else {
-            Outcome::Deny(
-                "container start must not carry a body (below API 1.24 it replaces the container's \
-                 HostConfig): send the start request with Content-Length: 0"
-                    .to_owned(),
+            Outcome::deny(
+                self.name(),
+                "container start must not carry a body (below API 1.24 it replaces the \
+                 container's HostConfig): send the start request with Content-Length: 0",
             )
         }
     }

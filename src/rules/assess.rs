@@ -1,0 +1,151 @@
+//! One verdict for one container, whoever asks: a create request, a swarm service spec, or the
+//! audit of a container that already exists. Keeping this in one place is what makes audit and
+//! enforcement agree.
+
+use std::collections::BTreeMap;
+
+use crate::model::grants_remount;
+use crate::policy::Policy;
+
+/// What decides a container's root-filesystem compliance.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerFacts<'a> {
+    pub readonly_rootfs: bool,
+    pub privileged: bool,
+    pub cap_add: &'a [String],
+    pub labels: Option<&'a BTreeMap<String, String>>,
+    pub image: &'a str,
+    /// Who asks for it (AuthZ `User`); `None` when unknown (existing containers).
+    pub user: Option<&'a str>,
+}
+
+/// The verdict on one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assessment {
+    Compliant,
+    /// Not compliant, but an allowlist entry exempts it (described for logs and reports).
+    Exempt(String),
+    Violation {
+        rule: &'static str,
+        message: String,
+    },
+}
+
+/// Rule name of a writable root filesystem.
+pub const READONLY_ROOTFS: &str = "readonly-rootfs";
+/// Rule name of a read-only root filesystem that can be remounted read-write.
+pub const REMOUNT: &str = "remount";
+
+/// Judges one container against the policy (mode not applied: that is the caller's business).
+pub fn assess_container(policy: &Policy, facts: &ContainerFacts<'_>) -> Assessment {
+    let violation = if !facts.readonly_rootfs {
+        Some((READONLY_ROOTFS, writable_message(policy)))
+    } else if policy.rules.remount {
+        remount_risk(facts).map(|why| {
+            (
+                REMOUNT,
+                format!(
+                    "{why} lets the container run `mount -o remount,rw /` and undo --read-only: \
+                     drop it, or label the container as writable"
+                ),
+            )
+        })
+    } else {
+        None
+    };
+    let Some((rule, message)) = violation else {
+        return Assessment::Compliant;
+    };
+    match policy.exempting_label(facts.labels, facts.image, facts.user) {
+        Some(entry) => {
+            let mut what = format!("label {entry}");
+            if facts.user.is_none() && !entry.users.is_empty() {
+                what.push_str(" (creator not verifiable)");
+            }
+            Assessment::Exempt(what)
+        }
+        None => Assessment::Violation { rule, message },
+    }
+}
+
+/// Why a read-only container could make `/` writable again, if it could.
+pub fn remount_risk(facts: &ContainerFacts<'_>) -> Option<String> {
+    if facts.privileged {
+        return Some("--privileged".to_owned());
+    }
+    grants_remount(facts.cap_add).map(|cap| format!("--cap-add {cap}"))
+}
+
+/// The message users see for a writable root filesystem: what the control asks and how to comply.
+pub fn writable_message(policy: &Policy) -> String {
+    let mut msg = String::from(
+        "container root filesystem must be read-only (CIS 5.12): run with --read-only and mount \
+         writable paths explicitly (--tmpfs /tmp, -v data:/data)",
+    );
+    if let Some(entry) = policy.allow_labels.first() {
+        msg.push_str(", or label it ");
+        msg.push_str(&entry.to_string());
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts<'a>(
+        readonly: bool,
+        privileged: bool,
+        caps: &'a [String],
+        labels: Option<&'a BTreeMap<String, String>>,
+    ) -> ContainerFacts<'a> {
+        ContainerFacts {
+            readonly_rootfs: readonly,
+            privileged,
+            cap_add: caps,
+            labels,
+            image: "bb",
+            user: Some(""),
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let p = Policy::default();
+        let none: [String; 0] = [];
+        let sys_admin = ["CAP_SYS_ADMIN".to_string()];
+        let allow = BTreeMap::from([(
+            "rootfs-guard.allow-writable".to_string(),
+            "true".to_string(),
+        )]);
+        assert_eq!(
+            assess_container(&p, &facts(true, false, &none, None)),
+            Assessment::Compliant
+        );
+        assert!(matches!(
+            assess_container(&p, &facts(false, false, &none, None)),
+            Assessment::Violation {
+                rule: READONLY_ROOTFS,
+                ..
+            }
+        ));
+        assert!(matches!(
+            assess_container(&p, &facts(true, true, &none, None)),
+            Assessment::Violation { rule: REMOUNT, .. }
+        ));
+        assert!(matches!(
+            assess_container(&p, &facts(true, false, &sys_admin, None)),
+            Assessment::Violation { rule: REMOUNT, .. }
+        ));
+        assert!(matches!(
+            assess_container(&p, &facts(false, true, &none, Some(&allow))),
+            Assessment::Exempt(_)
+        ));
+        let mut no_remount = Policy::default();
+        no_remount.rules.remount = false;
+        assert_eq!(
+            assess_container(&no_remount, &facts(true, true, &sys_admin, None)),
+            Assessment::Compliant
+        );
+    }
+}

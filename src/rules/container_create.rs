@@ -1,0 +1,62 @@
+//! CIS Docker Benchmark 5.12 at `POST /containers/create`.
+//!
+//! Allowed when the container is read-only and not remountable under *every* dockerd reading of
+//! the body (see [`DockerdReading`]: 27+ ignores top-level HostConfig fields that 20.10–26.x
+//! honour), or when an allowlist entry exempts it. A body that cannot be verified is denied.
+
+use crate::model::DockerdReading;
+use crate::policy::Policy;
+use crate::request::RequestContext;
+use crate::route::Endpoint;
+use crate::rules::assess::{assess_container, Assessment, ContainerFacts, READONLY_ROOTFS};
+use crate::rules::{Outcome, Rule};
+
+pub struct ContainerCreateRule;
+
+impl Rule for ContainerCreateRule {
+    fn name(&self) -> &'static str {
+        READONLY_ROOTFS
+    }
+
+    fn applies_to(&self, endpoint: &Endpoint, _policy: &Policy) -> bool {
+        matches!(endpoint, Endpoint::ContainerCreate)
+    }
+
+    fn check(&self, request: &RequestContext<'_>, policy: &Policy) -> Outcome {
+        let body = match request.create_body() {
+            Ok(body) => body,
+            Err(e) => return Outcome::unverifiable(READONLY_ROOTFS, "create request", e),
+        };
+        let assess = |reading| {
+            let hc = body.effective_host_config(reading);
+            let facts = ContainerFacts {
+                readonly_rootfs: hc.is_some_and(|hc| hc.readonly_rootfs),
+                privileged: hc.is_some_and(|hc| hc.privileged),
+                cap_add: hc.map_or(&[][..], |hc| hc.cap_add()),
+                labels: body.labels(),
+                image: body.image(),
+                user: Some(request.request.user.as_str()),
+            };
+            assess_container(policy, &facts)
+        };
+        let honours_top_level = assess(DockerdReading::TopLevelFallback);
+        let key_only = assess(DockerdReading::HostConfigKeyOnly);
+        match (honours_top_level, key_only) {
+            (v @ Assessment::Violation { .. }, _) => Outcome::from_assessment(v),
+            (
+                _,
+                Assessment::Violation {
+                    rule: READONLY_ROOTFS,
+                    ..
+                },
+            ) if body.readonly_rootfs(DockerdReading::TopLevelFallback) => Outcome::deny(
+                READONLY_ROOTFS,
+                "ReadonlyRootfs is set only at the top level of the body, which dockerd 27+ \
+                     ignores: set it under HostConfig ({\"HostConfig\":{\"ReadonlyRootfs\":true}})",
+            ),
+            (_, v @ Assessment::Violation { .. }) => Outcome::from_assessment(v),
+            (Assessment::Exempt(e), _) | (_, Assessment::Exempt(e)) => Outcome::Exempt(e),
+            (Assessment::Compliant, Assessment::Compliant) => Outcome::Pass,
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! `docker exec --privileged` gives the exec'd process every capability inside a running
+//! container: enough to `mount -o remount,rw /` a read-only root filesystem.
+
+use crate::policy::Policy;
+use crate::request::RequestContext;
+use crate::route::Endpoint;
+use crate::rules::{Outcome, Rule};
+
+pub struct ExecPrivilegedRule;
+
+impl Rule for ExecPrivilegedRule {
+    fn name(&self) -> &'static str {
+        "exec-privileged"
+    }
+
+    fn applies_to(&self, endpoint: &Endpoint, policy: &Policy) -> bool {
+        policy.rules.exec_privileged && matches!(endpoint, Endpoint::ContainerExec { .. })
+    }
+
+    fn check(&self, request: &RequestContext<'_>, _policy: &Policy) -> Outcome {
+        match request.exec_config() {
+            Err(e) => Outcome::unverifiable(self.name(), "exec request", e),
+            Ok(exec) if exec.privileged => Outcome::deny(
+                self.name(),
+                "privileged exec gets every capability and can `mount -o remount,rw /`: run \
+                 docker exec without --privileged",
+            ),
+            Ok(_) => Outcome::Pass,
+        }
+    }
+}

@@ -524,8 +524,10 @@ mod tests {
 
     #[test]
     fn plugin_management_is_for_admins_only() {
-        let mut admin = Policy::default();
-        admin.admins = vec!["ops".into()];
+        let admin = Policy {
+            admins: vec!["ops".into()],
+            ..Policy::default()
+        };
         for (m, uri) in [
             ("POST", "/v1.41/plugins/rootfs-guard:latest/disable"),
             ("POST", "/v1.41/plugins/abc123/disable?force=1"),

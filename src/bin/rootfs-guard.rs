@@ -1,1 +1,5 @@
-fn main(){}
+//! The `rootfs-guard` binary: parses the command line and hands over to the library.
+
+fn main() -> std::process::ExitCode {
+    rootfs_guard::cli::main()
+}

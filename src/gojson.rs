@@ -1,0 +1,669 @@
+//! Reading JSON the way Go's `encoding/json` reads it into dockerd's structs.
+//!
+//! dockerd decodes request bodies with `json.NewDecoder(body).Decode(&typedStruct)`. Two bodies that
+//! look alike to a generic JSON parser can produce different containers in dockerd, so a policy that
+//! reads bodies any other way can be bypassed (see `shared/docs/dockerd-decoding.md`). serde_json does
+//! the tokenising; this module adds the part no crate does — Go's key folding and merge semantics:
+//!
+//! * object keys match struct fields case-insensitively with Unicode simple folding
+//!   (`ſ` U+017F folds to `s`, `K` U+212A to `k`), see [`go_name_eq`];
+//! * repeated keys are applied in order: a later scalar overwrites, a later object merges into an
+//!   existing struct pointer or map, a later `null` erases a pointer, map or slice and is a no-op on a
+//!   bool or string;
+//! * a value of the wrong JSON type makes Go's `Decode` fail: we surface that as an error, so the
+//!   caller denies (dockerd would refuse such a body too).
+//!
+//! Where our reading could still differ from Go's we fail instead of guessing: invalid UTF-8, trailing
+//! data after the first value, nesting deeper than serde_json's limit, numbers out of range, lone
+//! surrogate escapes. Strict is safe here; lax is a bypass.
+//!
+//! Decoding is a single streaming pass over the bytes with no intermediate tree: unmodelled values are
+//! skipped by serde's `IgnoredAny`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// Why a body could not be read the way dockerd reads it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GoJsonError {
+    /// The bytes are not UTF-8. Go would silently replace the bad bytes; we refuse to guess.
+    #[error("body is not valid UTF-8")]
+    InvalidUtf8,
+    /// JSON syntax error, wrong value type for a field, or trailing data after the first value.
+    #[error("{0}")]
+    Syntax(String),
+}
+
+/// Compares a Go struct field name (ASCII, as written in dockerd's types) with a JSON object key the
+/// way `encoding/json` matches them: exact match, or equal under Unicode simple case folding.
+///
+/// For an ASCII-letter field name the only non-ASCII runes that fold onto it are U+017F (long s,
+/// folds to `s`) and U+212A (Kelvin sign, folds to `k`); every other non-ASCII rune never matches.
+pub fn go_name_eq(field: &str, key: &str) -> bool {
+    if field == key {
+        return true;
+    }
+    let mut field_bytes = field.bytes();
+    for key_char in key.chars() {
+        let Some(f) = field_bytes.next() else {
+            return false;
+        };
+        let folded = match key_char {
+            '\u{017F}' => b'S',
+            '\u{212A}' => b'K',
+            c if c.is_ascii() => (c as u8).to_ascii_uppercase(),
+            _ => return false,
+        };
+        if folded != f.to_ascii_uppercase() {
+            return false;
+        }
+    }
+    field_bytes.next().is_none()
+}
+
+/// Go's `strings.ToUpper`: per-rune simple upper-casing (so `ſ` becomes `S`, `ı` becomes `I`),
+/// which dockerd applies to capability names before it compares them.
+pub fn go_to_upper(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => u,
+                // Multi-rune full mappings (ß → SS) have no simple mapping in Go: kept as is.
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// Decodes the first JSON value of `body` into `target` with Go's semantics.
+///
+/// Trailing whitespace is allowed; any other trailing byte is an error (dockerd 20.10 ignores it,
+/// dockerd 23+ rejects it: refusing is the reading that holds on both).
+pub fn decode<T: GoDecode>(body: &[u8], target: &mut T) -> Result<(), GoJsonError> {
+    let text = std::str::from_utf8(body).map_err(|_| GoJsonError::InvalidUtf8)?;
+    check_depth(body)?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    target
+        .go_decode(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| GoJsonError::Syntax(e.to_string()))
+}
+
+/// Deepest nesting of objects and arrays accepted (Go allows 10000; anything deeper than this is
+/// no real Docker request).
+pub const MAX_DEPTH: usize = 128;
+
+/// Refuses bodies nested deeper than [`MAX_DEPTH`] anywhere, including inside values we skip
+/// (serde_json skips those without a depth limit).
+fn check_depth(body: &[u8]) -> Result<(), GoJsonError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(GoJsonError::Syntax(format!(
+                        "nesting deeper than {MAX_DEPTH}"
+                    )));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A Rust value that a JSON value can be decoded *into*, in place, the way Go decodes into an
+/// existing variable (so repeated keys merge or overwrite exactly as in Go).
+pub trait GoDecode {
+    fn go_decode<'de, D: Deserializer<'de>>(&mut self, de: D) -> Result<(), D::Error>;
+}
+
+/// A Go struct type: a fixed list of field names and a way to decode one field in place.
+pub trait GoStruct: Default {
+    /// The Go struct's JSON field names that we model, in declaration order.
+    const FIELDS: &'static [&'static str];
+    /// Decodes the value for field `FIELDS[index]` into `self`.
+    fn decode_field<'de, D: Deserializer<'de>>(
+        &mut self,
+        index: usize,
+        de: D,
+    ) -> Result<(), D::Error>;
+
+    /// Finds the field a key decodes into, as Go does: exact name first, then case-folded, the
+    /// first field in declaration order winning.
+    fn field_index(key: &str) -> Option<usize> {
+        Self::FIELDS
+            .iter()
+            .position(|f| *f == key)
+            .or_else(|| Self::FIELDS.iter().position(|f| go_name_eq(f, key)))
+    }
+}
+
+/// Seed that routes one `next_value_seed` call into `GoDecode::go_decode`.
+struct Into<'a, T: ?Sized>(&'a mut T);
+
+impl<'de, T: GoDecode + ?Sized> DeserializeSeed<'de> for Into<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        self.0.go_decode(de)
+    }
+}
+
+/// Seed that decodes one struct field by index.
+struct FieldInto<'a, T>(&'a mut T, usize);
+
+impl<'de, T: GoStruct> DeserializeSeed<'de> for FieldInto<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        self.0.decode_field(self.1, de)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        de.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The fields of a JSON object decoded into a Go struct *value* that already exists.
+fn decode_struct_fields<'de, A: MapAccess<'de>, T: GoStruct>(
+    target: &mut T,
+    mut map: A,
+) -> Result<(), A::Error> {
+    while let Some(Key(key)) = map.next_key::<Key>()? {
+        match T::field_index(&key) {
+            Some(index) => map.next_value_seed(FieldInto(target, index))?,
+            None => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A Go `bool`: `true`/`false` set it, `null` leaves it alone, anything else fails the decode.
+impl GoDecode for bool {
+    fn go_decode<'de, D: Deserializer<'de>>(&mut self, de: D) -> Result<(), D::Error> {
+        struct V<'a>(&'a mut bool);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+                *self.0 = v;
+                Ok(())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+                Ok(())
+            }
+        }
+        de.deserialize_any(V(self))
+    }
+}
+
+/// A Go `string`: a JSON string sets it, `null` leaves it alone, anything else fails the decode.
+impl GoDecode for String {
+    fn go_decode<'de, D: Deserializer<'de>>(&mut self, de: D) -> Result<(), D::Error> {
+        struct V<'a>(&'a mut String);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+                v.clone_into(self.0);
+                Ok(())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+                Ok(())
+            }
+        }
+        de.deserialize_any(V(self))
+    }
+}
+
+/// A Go pointer to a struct (`*HostConfig`): `null` sets it to nil; an object allocates it when nil
+/// and then decodes *into* it, so a repeated key merges with what an earlier one set.
+impl<T: GoStruct> GoDecode for Option<T> {
+    fn go_decode<'de, D: Deserializer<'de>>(&mut self, de: D) -> Result<(), D::Error> {
+        struct V<'a, T>(&'a mut Option<T>);
+        impl<'de, T: GoStruct> Visitor<'de> for V<'_, T> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object or null")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+                *self.0 = None;
+                Ok(())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+                decode_struct_fields(self.0.get_or_insert_with(T::default), map)
+            }
+        }
+        de.deserialize_any(V(self))
+    }
+}
+
+/// A Go struct embedded by value (not a pointer): `null` is a no-op, an object decodes into it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GoValue<T>(pub T);
+
+impl<T: GoStruct> GoDecode for GoValue<T> {
+    fn go_decode<'de, D: Deserializer<'de>>(&mut self, de: D) -> Result<(), D::Error> {
+        struct V<'a, T>(&'a mut T);
+        impl<'de, T: GoStruct> Visitor<'de> for V<'_, T> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object or null")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+                decode_struct_fields(self.0, map)
+            }
+        }
+        de.deserialize_any(V(&mut self.0))
+    }
+}
+
+/// A Go `map[string]string` (labels): `null` sets it to nil; an object allocates it when nil and
+/// merges its entries into it (later duplicate keys win); an entry whose value is `null` is stored
+/// as the empty string, as Go stores the zero value. Map keys are case-sensitive.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GoStringMap(pub Option<BTreeMap<String, String>>);
+
+impl GoDecode for GoStringMap {
+    fn go_decode<'de, D: Deserializer<'de>>(&mut self, de: D) -> Result<(), D::Error> {
+        struct V<'a>(&'a mut Option<BTreeMap<String, String>>);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of strings or null")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+                *self.0 = None;
+                Ok(())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+                let labels = self.0.get_or_insert_with(BTreeMap::new);
+                while let Some(Key(key)) = map.next_key::<Key>()? {
+                    let mut value = String::new();
+                    map.next_value_seed(Into(&mut value))?;
+                    labels.insert(key.into_owned(), value);
+                }
+                Ok(())
+            }
+        }
+        de.deserialize_any(V(&mut self.0))
+    }
+}
+
+/// A Go `[]string`: `null` sets it to nil, an array replaces it (elements `null` become ""),
+/// anything else fails the decode.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GoStringSlice(pub Option<Vec<String>>);
+
+impl GoDecode for GoStringSlice {
+    fn go_decode<'de, D: Deserializer<'de>>(&mut self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(StringSliceVisitor {
+            target: &mut self.0,
+            accept_string: false,
+        })
+    }
+}
+
+/// dockerd's `strslice.StrSlice` (`CapAdd`, `Cmd`): like `[]string`, but a lone JSON string is also
+/// accepted and becomes a one-element slice.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GoStrSlice(pub Option<Vec<String>>);
+
+impl GoDecode for GoStrSlice {
+    fn go_decode<'de, D: Deserializer<'de>>(&mut self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(StringSliceVisitor {
+            target: &mut self.0,
+            accept_string: true,
+        })
+    }
+}
+
+struct StringSliceVisitor<'a> {
+    target: &'a mut Option<Vec<String>>,
+    accept_string: bool,
+}
+
+impl<'de> Visitor<'de> for StringSliceVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of strings or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        *self.target = None;
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if !self.accept_string {
+            return Err(E::invalid_type(de::Unexpected::Str(v), &self));
+        }
+        *self.target = Some(vec![v.to_owned()]);
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let mut item = String::new();
+            match seq.next_element_seed(OptionalInto(&mut item))? {
+                Some(()) => items.push(item),
+                None => break,
+            }
+        }
+        *self.target = Some(items);
+        Ok(())
+    }
+}
+
+/// Seed for sequence elements (the element exists once the seed runs).
+struct OptionalInto<'a, T>(&'a mut T);
+
+impl<'de, T: GoDecode> DeserializeSeed<'de> for OptionalInto<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        self.0.go_decode(de)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, PartialEq)]
+    struct Inner {
+        flag: bool,
+        name: String,
+    }
+    impl GoStruct for Inner {
+        const FIELDS: &'static [&'static str] = &["Flag", "Name"];
+        fn decode_field<'de, D: Deserializer<'de>>(
+            &mut self,
+            index: usize,
+            de: D,
+        ) -> Result<(), D::Error> {
+            match index {
+                0 => self.flag.go_decode(de),
+                _ => self.name.go_decode(de),
+            }
+        }
+    }
+
+    #[derive(Debug, Default, PartialEq)]
+    struct Outer {
+        inner: Option<Inner>,
+        labels: GoStringMap,
+        caps: GoStrSlice,
+        list: GoStringSlice,
+        by_value: GoValue<Inner>,
+    }
+    impl GoStruct for Outer {
+        const FIELDS: &'static [&'static str] = &["Inner", "Labels", "Caps", "List", "ByValue"];
+        fn decode_field<'de, D: Deserializer<'de>>(
+            &mut self,
+            index: usize,
+            de: D,
+        ) -> Result<(), D::Error> {
+            match index {
+                0 => self.inner.go_decode(de),
+                1 => self.labels.go_decode(de),
+                2 => self.caps.go_decode(de),
+                3 => self.list.go_decode(de),
+                _ => self.by_value.go_decode(de),
+            }
+        }
+    }
+
+    fn outer(body: &str) -> Result<Outer, GoJsonError> {
+        let mut v = GoValue(Outer::default());
+        decode(body.as_bytes(), &mut v).map(|()| v.0)
+    }
+
+    fn flag(body: &str) -> Option<bool> {
+        outer(body).unwrap().inner.map(|i| i.flag)
+    }
+
+    #[test]
+    fn name_folding_matches_go() {
+        // (field, key, Go's verdict)
+        let cases = [
+            ("ReadonlyRootfs", "ReadonlyRootfs", true),
+            ("ReadonlyRootfs", "readonlyrootfs", true),
+            ("ReadonlyRootfs", "READONLYROOTFS", true),
+            ("ReadonlyRootfs", "ReadonlyRootf\u{017F}", true), // long s folds to s
+            ("ReadonlyRootfs", "\u{017F}", false),
+            ("Labels", "Label\u{017F}", true),
+            ("Kind", "\u{212A}ind", true), // Kelvin sign folds to k
+            ("Kind", "\u{212A}IND", true),
+            ("Privileged", "Pr\u{0131}vileged", false), // dotless i is its own fold class
+            ("Privileged", "PR\u{0130}VILEGED", false), // dotted capital I too
+            ("ReadonlyRootfs", "ReadonlyRootfs ", false),
+            ("ReadonlyRootfs", "ReadonlyRootf", false),
+            ("ReadonlyRootfs", "Readonly_Rootfs", false),
+            ("Labels", "Labe1s", false),
+            ("Labels", "Labels\u{0}", false),
+            ("Image", "\u{FF29}mage", false), // fullwidth I does not fold to ASCII
+            ("CapAdd", "capadd", true),
+            ("CapAdd", "CAPADD", true),
+        ];
+        for (field, key, want) in cases {
+            assert_eq!(go_name_eq(field, key), want, "{field} vs {key:?}");
+        }
+    }
+
+    #[test]
+    fn only_long_s_and_kelvin_fold_onto_ascii_letters() {
+        // Exhaustive over every Unicode scalar: a non-ASCII rune matches an ASCII letter field only
+        // if it is one of the two runes whose simple-fold orbit contains an ASCII letter.
+        for c in (0x80u32..=0x10FFFF).filter_map(char::from_u32) {
+            let key = c.to_string();
+            for letter in ('A'..='Z').map(|l| l.to_string()) {
+                let matched = go_name_eq(&letter, &key);
+                let expected =
+                    (c == '\u{017F}' && letter == "S") || (c == '\u{212A}' && letter == "K");
+                assert_eq!(matched, expected, "{c:?} vs {letter}");
+            }
+        }
+    }
+
+    #[test]
+    fn later_scalar_overwrites_earlier() {
+        assert_eq!(flag(r#"{"Inner":{"Flag":true,"flag":false}}"#), Some(false));
+        assert_eq!(flag(r#"{"Inner":{"flag":false,"FLAG":true}}"#), Some(true));
+    }
+
+    #[test]
+    fn null_on_bool_is_a_no_op() {
+        assert_eq!(flag(r#"{"Inner":{"Flag":true,"Flag":null}}"#), Some(true));
+    }
+
+    #[test]
+    fn repeated_struct_objects_merge() {
+        let o = outer(r#"{"Inner":{"Flag":true},"inner":{"Name":"x"}}"#).unwrap();
+        assert_eq!(
+            o.inner,
+            Some(Inner {
+                flag: true,
+                name: "x".into()
+            })
+        );
+    }
+
+    #[test]
+    fn later_null_erases_struct_pointer() {
+        assert_eq!(flag(r#"{"Inner":{"Flag":true},"INNER":null}"#), None);
+        // ... and a later object starts again from zero.
+        assert_eq!(
+            flag(r#"{"Inner":{"Flag":true},"Inner":null,"Inner":{}}"#),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn null_on_struct_value_is_a_no_op() {
+        let o = outer(r#"{"ByValue":{"Flag":true},"byvalue":null}"#).unwrap();
+        assert!(o.by_value.0.flag);
+    }
+
+    #[test]
+    fn maps_merge_and_null_erases() {
+        let o = outer(r#"{"Labels":{"a":"1","b":"2"},"labels":{"b":"3"}}"#).unwrap();
+        let want: BTreeMap<_, _> = [("a", "1"), ("b", "3")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(o.labels.0, Some(want));
+        assert_eq!(
+            outer(r#"{"Labels":{"k":"v"},"labels":null}"#)
+                .unwrap()
+                .labels
+                .0,
+            None
+        );
+    }
+
+    #[test]
+    fn map_keys_are_case_sensitive_and_null_values_become_empty() {
+        let o = outer(r#"{"Labels":{"K":"v","k":null,"k2":"x","k2":"y"}}"#).unwrap();
+        let labels = o.labels.0.unwrap();
+        assert_eq!(labels["K"], "v");
+        assert_eq!(labels["k"], "");
+        assert_eq!(labels["k2"], "y");
+    }
+
+    #[test]
+    fn strslice_accepts_string_or_array_and_replaces() {
+        let caps = |b: &str| outer(b).unwrap().caps.0;
+        assert_eq!(
+            caps(r#"{"Caps":"SYS_ADMIN"}"#),
+            Some(vec!["SYS_ADMIN".into()])
+        );
+        assert_eq!(
+            caps(r#"{"Caps":["A"],"caps":["B",null]}"#),
+            Some(vec!["B".into(), "".into()])
+        );
+        assert_eq!(caps(r#"{"Caps":["A"],"caps":null}"#), None);
+        assert!(outer(r#"{"Caps":[1]}"#).is_err());
+        assert!(outer(r#"{"List":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn wrong_types_fail_the_decode() {
+        for body in [
+            r#"{"Inner":{"Flag":"true"}}"#,
+            r#"{"Inner":{"Flag":1}}"#,
+            r#"{"Inner":{"Flag":{}}}"#,
+            r#"{"Inner":true}"#,
+            r#"{"Inner":[]}"#,
+            r#"{"Labels":{"k":1}}"#,
+            r#"{"Labels":[]}"#,
+            r#"{"Inner":{"Name":false}}"#,
+        ] {
+            assert!(outer(body).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_skipped_whatever_their_shape() {
+        let o = outer(r#"{"X":{"a":[1,2.5e3,{"b":null}]},"Inner":{"Flag":true,"Y":"z"}}"#);
+        assert!(o.unwrap().inner.unwrap().flag);
+    }
+
+    #[test]
+    fn escaped_keys_are_unescaped_before_matching() {
+        assert_eq!(flag(r#"{"\u0049nner":{"Fl\u0061g":true}}"#), Some(true));
+        assert_eq!(flag(r#"{"Inner":{"Fla\u0067":true}}"#), Some(true));
+        assert_eq!(flag("{\"Inner\":{\"Fla\\u017f\":true}}"), Some(false)); // ſ ≠ g
+    }
+
+    #[test]
+    fn only_the_first_value_counts_and_trailing_data_is_refused() {
+        assert!(outer("{}\n").is_ok());
+        assert!(outer("{} \t\r\n").is_ok());
+        assert!(outer("{}{}").is_err());
+        assert!(outer("{} x").is_err());
+    }
+
+    #[test]
+    fn malformed_input_is_an_error() {
+        for body in [
+            &b""[..],
+            b"{",
+            b"\xEF\xBB\xBF{}", // BOM: Go rejects it
+            b"{\"Inner\":{\"Name\":\"\xff\"}}",
+            b"{\"Inner\":{\"Name\":\"a\nb\"}}",
+            b"{'a':1}",
+            b"{\"a\":01}",
+            b"{\"a\":1,}",
+        ] {
+            let mut v = GoValue(Outer::default());
+            assert!(
+                decode(body, &mut v).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!("{{\"X\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(outer(&deep).is_err());
+        let nest = |n: usize| format!("{{\"X\":{}{}}}", "[".repeat(n), "]".repeat(n));
+        assert!(outer(&nest(MAX_DEPTH - 1)).is_ok());
+        assert!(outer(&nest(MAX_DEPTH)).is_err());
+        // Brackets inside strings do not count.
+        assert!(outer(&format!("{{\"X\":\"{}\\\"\"}}", "[".repeat(1000))).is_ok());
+    }
+
+    #[test]
+    fn go_to_upper_uses_simple_mappings() {
+        assert_eq!(go_to_upper("\u{017F}ys_admin"), "SYS_ADMIN");
+        assert_eq!(go_to_upper("sys_adm\u{0131}n"), "SYS_ADMIN");
+        assert_eq!(go_to_upper("stra\u{DF}e"), "STRA\u{DF}E");
+    }
+}

@@ -1,0 +1,195 @@
+//! One AuthZ request, normalised once and shared by every rule that looks at it.
+//!
+//! The route is resolved up front; the body is base64-decoded, checked against `Content-Length`
+//! and decoded into the endpoint's dockerd type lazily, at most once, by whichever rule asks first.
+//! A body that cannot be verified is an error the rules turn into a deny: dockerd withholds bodies
+//! of 1 MiB or more (and non-JSON ones) from plugins yet still executes the request.
+
+use std::cell::OnceCell;
+
+use base64::Engine as _;
+
+use crate::gojson::GoJsonError;
+use crate::model::{CreateBody, ExecConfig, ServiceSpec};
+use crate::route::Route;
+use crate::wire::AuthZRequest;
+
+/// The largest body dockerd 20.10 forwards to plugins (it withholds anything from 1 MiB on).
+pub const MAX_FORWARDED_BODY: u64 = 1 << 20;
+
+/// Why a request body cannot be checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("dockerd did not forward the request body (it withholds bodies of 1 MiB or more and non-JSON ones, but still runs the request): send a JSON body under 1 MiB")]
+    Missing,
+    #[error("the request body is empty")]
+    Empty,
+    #[error("RequestBody is not valid base64")]
+    NotBase64,
+    #[error("Content-Length {header} does not match the {actual}-byte body dockerd forwarded")]
+    LengthMismatch { header: String, actual: usize },
+    #[error("Content-Length {0} is 1 MiB or more: dockerd does not forward such bodies")]
+    TooLarge(u64),
+    #[error("the body would not be read by dockerd as it reads here: {0}")]
+    Undecodable(String),
+}
+
+impl From<GoJsonError> for BodyError {
+    fn from(e: GoJsonError) -> Self {
+        let mut msg = e.to_string();
+        if msg.len() > 120 {
+            let mut cut = 120;
+            while !msg.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            msg.truncate(cut);
+            msg.push('…');
+        }
+        BodyError::Undecodable(msg)
+    }
+}
+
+/// A request under decision.
+pub struct RequestContext<'a> {
+    pub request: &'a AuthZRequest,
+    pub route: Route,
+    body: OnceCell<Result<Vec<u8>, BodyError>>,
+    create: OnceCell<Result<CreateBody, BodyError>>,
+    exec: OnceCell<Result<ExecConfig, BodyError>>,
+    service: OnceCell<Result<ServiceSpec, BodyError>>,
+}
+
+impl<'a> RequestContext<'a> {
+    pub fn new(request: &'a AuthZRequest, route: Route) -> Self {
+        RequestContext {
+            request,
+            route,
+            body: OnceCell::new(),
+            create: OnceCell::new(),
+            exec: OnceCell::new(),
+            service: OnceCell::new(),
+        }
+    }
+
+    /// The body dockerd will hand to the endpoint's handler, verified complete.
+    pub fn body(&self) -> Result<&[u8], &BodyError> {
+        self.body
+            .get_or_init(|| verified_body(self.request))
+            .as_deref()
+    }
+
+    /// The `Content-Length` header, if the client sent one (absent means chunked or none).
+    pub fn content_length(&self) -> Option<&str> {
+        self.request.header("Content-Length")
+    }
+
+    /// Whether dockerd forwarded any body bytes at all.
+    pub fn has_body_bytes(&self) -> bool {
+        self.request
+            .request_body
+            .as_deref()
+            .is_some_and(|b| !b.is_empty())
+    }
+
+    pub fn create_body(&self) -> Result<&CreateBody, &BodyError> {
+        self.create
+            .get_or_init(|| Ok(CreateBody::decode(self.body().map_err(Clone::clone)?)?))
+            .as_ref()
+    }
+
+    pub fn exec_config(&self) -> Result<&ExecConfig, &BodyError> {
+        self.exec
+            .get_or_init(|| Ok(ExecConfig::decode(self.body().map_err(Clone::clone)?)?))
+            .as_ref()
+    }
+
+    pub fn service_spec(&self) -> Result<&ServiceSpec, &BodyError> {
+        self.service
+            .get_or_init(|| Ok(ServiceSpec::decode(self.body().map_err(Clone::clone)?)?))
+            .as_ref()
+    }
+}
+
+fn verified_body(req: &AuthZRequest) -> Result<Vec<u8>, BodyError> {
+    let encoded = req.request_body.as_deref().ok_or(BodyError::Missing)?;
+    if encoded.is_empty() {
+        return Err(match req.header("Content-Length") {
+            Some("0") => BodyError::Empty,
+            _ => BodyError::Missing,
+        });
+    }
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| BodyError::NotBase64)?;
+    if let Some(header) = req.header("Content-Length") {
+        let declared: u64 = header
+            .trim()
+            .parse()
+            .map_err(|_| BodyError::LengthMismatch {
+                header: header.to_owned(),
+                actual: body.len(),
+            })?;
+        if declared >= MAX_FORWARDED_BODY {
+            return Err(BodyError::TooLarge(declared));
+        }
+        if declared != body.len() as u64 {
+            return Err(BodyError::LengthMismatch {
+                header: header.to_owned(),
+                actual: body.len(),
+            });
+        }
+    }
+    if body.is_empty() {
+        return Err(BodyError::Empty);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn req(body: Option<&str>, cl: Option<&str>) -> AuthZRequest {
+        AuthZRequest {
+            request_method: "POST".into(),
+            request_uri: "/containers/create".into(),
+            request_body: body.map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+            request_headers: cl
+                .map(|v| HashMap::from([("Content-Length".to_string(), v.to_string())])),
+            ..Default::default()
+        }
+    }
+
+    fn body_of(r: &AuthZRequest) -> Result<Vec<u8>, BodyError> {
+        verified_body(r)
+    }
+
+    #[test]
+    fn body_checks() {
+        assert_eq!(body_of(&req(Some("{}"), Some("2"))), Ok(b"{}".to_vec()));
+        // Chunked (no Content-Length): dockerd forwards only complete bodies under 1 MiB.
+        assert_eq!(body_of(&req(Some("{}"), None)), Ok(b"{}".to_vec()));
+        assert_eq!(
+            body_of(&req(None, Some("2000000"))),
+            Err(BodyError::Missing)
+        );
+        assert_eq!(body_of(&req(None, None)), Err(BodyError::Missing));
+        assert_eq!(body_of(&req(Some(""), Some("0"))), Err(BodyError::Empty));
+        assert!(matches!(
+            body_of(&req(Some("{}"), Some("3"))),
+            Err(BodyError::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            body_of(&req(Some("{}"), Some("two"))),
+            Err(BodyError::LengthMismatch { .. })
+        ));
+        assert_eq!(
+            body_of(&req(Some("{}"), Some("1048576"))),
+            Err(BodyError::TooLarge(1 << 20))
+        );
+        let mut bad = req(None, None);
+        bad.request_body = Some("e30=!".into());
+        assert_eq!(body_of(&bad), Err(BodyError::NotBase64));
+    }
+}

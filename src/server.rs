@@ -1,0 +1,393 @@
+//! The plugin daemon: the Docker plugin protocol over HTTP/1.1 on a unix socket.
+//!
+//! dockerd calls `/Plugin.Activate` once, then `/AuthZPlugin.AuthZReq` before and
+//! `/AuthZPlugin.AuthZRes` after every API call. Every Docker API call on the host waits on this
+//! server, so it must never hang or crash: request size and read time are bounded, malformed input
+//! becomes a deny with a reason, and concurrent body decoding is capped so memory stays bounded.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::UnixListener;
+use tokio::sync::Semaphore;
+use tracing::{error, info, warn};
+
+use crate::decision::{decide, Decision};
+use crate::logging::log_decision;
+use crate::policy::{Policy, PolicyError};
+use crate::wire::{ActivateResponse, AuthZRequest, AuthZResponse, PLUGIN_CONTENT_TYPE};
+
+/// Default socket path: where dockerd looks for a plugin named `rootfs-guard`.
+pub const DEFAULT_SOCKET: &str = "/run/docker/plugins/rootfs-guard.sock";
+
+/// Limits of the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest AuthZ request accepted; larger ones are denied without being buffered.
+    pub max_request_bytes: usize,
+    /// Time allowed to receive a request's headers and its body.
+    pub read_timeout: Duration,
+    /// AuthZ requests whose bodies are read and decided at the same time.
+    pub max_concurrent_decisions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_bytes: 8 << 20,
+            read_timeout: Duration::from_secs(10),
+            max_concurrent_decisions: 32,
+        }
+    }
+}
+
+/// The policy in force, and where to reload it from.
+pub struct PolicyStore {
+    path: Option<PathBuf>,
+    current: ArcSwap<Policy>,
+}
+
+impl PolicyStore {
+    /// Loads `path` (or the embedded default when `None`).
+    pub fn open(path: Option<PathBuf>) -> Result<Self, PolicyError> {
+        let policy = match &path {
+            Some(p) => Policy::load(p)?,
+            None => Policy::default(),
+        };
+        Ok(PolicyStore {
+            path,
+            current: ArcSwap::from_pointee(policy),
+        })
+    }
+
+    pub fn fixed(policy: Policy) -> Self {
+        PolicyStore {
+            path: None,
+            current: ArcSwap::from_pointee(policy),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Policy> {
+        self.current.load_full()
+    }
+
+    /// Re-reads the policy file; on error the policy in force is kept and the error returned.
+    pub fn reload(&self) -> Result<Arc<Policy>, PolicyError> {
+        let Some(path) = &self.path else {
+            return Ok(self.current());
+        };
+        let policy = Arc::new(Policy::load(path)?);
+        self.current.store(policy.clone());
+        Ok(policy)
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+}
+
+/// Shared state of the request handlers.
+pub struct State {
+    pub policy: PolicyStore,
+    pub limits: Limits,
+    decisions: Semaphore,
+}
+
+impl State {
+    pub fn new(policy: PolicyStore, limits: Limits) -> Arc<Self> {
+        let permits = limits.max_concurrent_decisions.max(1);
+        Arc::new(State {
+            policy,
+            limits,
+            decisions: Semaphore::new(permits),
+        })
+    }
+}
+
+/// Binds the plugin socket: creates the parent directory, replaces a stale socket file (but
+/// refuses to steal one another process is serving), and restricts it to mode 0660.
+pub fn bind_socket(path: &Path) -> io::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "{} is already being served by another process",
+                        path.display()
+                    ),
+                ));
+            }
+            std::fs::remove_file(path)?;
+        }
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    // Created with the process umask (no group/other write with the usual 022), then narrowed.
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+/// The listening socket systemd passed (socket activation: `LISTEN_PID`/`LISTEN_FDS`, fd 3).
+pub fn systemd_listener() -> io::Result<Option<UnixListener>> {
+    use std::os::fd::FromRawFd;
+    let pid_matches = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    let fds = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    if !pid_matches || fds == 0 {
+        return Ok(None);
+    }
+    const SD_LISTEN_FDS_START: i32 = 3;
+    // SAFETY: systemd's protocol hands us fd 3 as an open listening socket owned by this process.
+    let std_listener =
+        unsafe { std::os::unix::net::UnixListener::from_raw_fd(SD_LISTEN_FDS_START) };
+    std_listener.set_nonblocking(true)?;
+    // SAFETY: FD_CLOEXEC on our own fd.
+    unsafe { libc::fcntl(SD_LISTEN_FDS_START, libc::F_SETFD, libc::FD_CLOEXEC) };
+    std::env::remove_var("LISTEN_PID");
+    std::env::remove_var("LISTEN_FDS");
+    std::env::remove_var("LISTEN_FDNAMES");
+    UnixListener::from_std(std_listener).map(Some)
+}
+
+/// Serves connections until `shutdown` resolves, then stops accepting and waits (bounded) for
+/// in-flight requests to finish.
+pub async fn serve(listener: UnixListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.limits.read_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let state = state.clone();
+                let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
+                let conn = http.serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        if !e.is_incomplete_message() {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!("in-flight requests did not finish within 10 s; exiting anyway");
+    }
+}
+
+fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, PLUGIN_CONTENT_TYPE)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "Err")]
+    err: &'a str,
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.method() != Method::POST {
+        return Ok(json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &ErrorBody {
+                err: "plugin endpoints take POST",
+            },
+        ));
+    }
+    let response = match req.uri().path() {
+        "/Plugin.Activate" => json_response(StatusCode::OK, &ActivateResponse::default()),
+        "/AuthZPlugin.AuthZReq" => {
+            let decision = authz_request(req, &state).await;
+            log_decision(&decision);
+            json_response(StatusCode::OK, &decision.response())
+        }
+        "/AuthZPlugin.AuthZRes" => {
+            // Nothing to decide after the fact (denying here cannot undo the call); the body,
+            // which may be large, is discarded as it streams in.
+            discard_body(req.into_body(), state.limits.read_timeout).await;
+            json_response(
+                StatusCode::OK,
+                &AuthZResponse {
+                    allow: true,
+                    msg: String::new(),
+                    err: String::new(),
+                },
+            )
+        }
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &ErrorBody {
+                err: "unknown plugin endpoint",
+            },
+        ),
+    };
+    Ok(response)
+}
+
+async fn discard_body(mut body: Incoming, timeout: Duration) {
+    let drain = async {
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, drain).await;
+}
+
+/// Reads (bounded) and decides one AuthZ request. Never fails: problems become denials.
+async fn authz_request(req: Request<Incoming>, state: &State) -> Decision {
+    let policy = state.policy.current();
+    let limit = state.limits.max_request_bytes;
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Decision::unreadable(
+            &policy,
+            "authz-request",
+            format!("AuthZ request exceeds the {limit}-byte limit"),
+            None,
+        );
+    }
+    let Ok(_permit) = state.decisions.acquire().await else {
+        return Decision::unreadable(
+            &policy,
+            "authz-request",
+            "server is shutting down".into(),
+            None,
+        );
+    };
+    let read = tokio::time::timeout(
+        state.limits.read_timeout,
+        Limited::new(req.into_body(), limit).collect(),
+    );
+    let bytes = match read.await {
+        Err(_) => {
+            return Decision::unreadable(
+                &policy,
+                "authz-request",
+                "timed out reading the AuthZ request".into(),
+                None,
+            )
+        }
+        Ok(Err(e)) => {
+            let why = if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                format!("AuthZ request exceeds the {limit}-byte limit")
+            } else {
+                "could not read the AuthZ request".to_owned()
+            };
+            return Decision::unreadable(&policy, "authz-request", why, None);
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    match serde_json::from_slice::<AuthZRequest>(&bytes) {
+        Ok(authz) => {
+            drop(bytes);
+            decide(&policy, &authz)
+        }
+        Err(e) => Decision::unreadable(
+            &policy,
+            "authz-request",
+            format!("malformed AuthZ request: {e}"),
+            None,
+        ),
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; SIGHUP reloads the policy file (a bad file is logged and
+/// the old policy stays). Removes the socket on exit unless systemd owns it.
+pub async fn run(
+    listener: UnixListener,
+    socket_to_remove: Option<PathBuf>,
+    state: Arc<State>,
+) -> io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+
+    let reload_state = state.clone();
+    let reloader = tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            match reload_state.policy.reload() {
+                Ok(p) => info!(mode = %p.mode, fingerprint = %p.fingerprint(), "policy reloaded"),
+                Err(e) => error!(error = %e, "policy reload failed; keeping the policy in force"),
+            }
+        }
+    });
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM: shutting down"),
+            _ = int.recv() => info!("SIGINT: shutting down"),
+        }
+    };
+    serve(listener, state, shutdown).await;
+    reloader.abort();
+    if let Some(path) = socket_to_remove {
+        let _ = std::fs::remove_file(path);
+    }
+    info!("stopped");
+    Ok(())
+}

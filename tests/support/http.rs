@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 /// A request body for [`super::PrivateDockerd::api`].
 #[derive(Debug, Clone)]
 pub enum ApiBody {
-    /// No body at all.
+    /// No body at all. hyper then sends no `Content-Length` header either
+    /// (like `curl -X POST`); Go clients such as the docker CLI send
+    /// `Content-Length: 0` — pass that header to mimic them.
     Empty,
     /// A body of known length (hyper sends `Content-Length` unless you set it).
     Bytes(Vec<u8>),

@@ -308,29 +308,34 @@ impl Cases {
         dockerd: &PrivateDockerd,
         name: &str,
         t: Instant,
-        mut result: Result<(), String>,
+        result: Result<(), String>,
     ) {
-        if result.is_ok() {
-            let (key, value) = &self.allow;
-            let violating = catch_unwind(AssertUnwindSafe(|| {
-                dockerd.containers_violating(key, value)
-            }))
-            .map_err(panic_message);
-            result = match violating {
-                Ok(v) if v.is_empty() => Ok(()),
-                Ok(v) => {
-                    // Remove them so the failure is charged to this case only.
-                    let mut rm = dockerd.docker_command();
-                    rm.args(["rm", "-f", "-v"]).args(&v);
-                    let _ = try_run_with_timeout(rm, None, DEFAULT_TIMEOUT);
-                    Err(format!(
-                        "post-condition failed: containers with a writable root filesystem \
-                         and no {key}={value} label (now removed): {v:?}"
-                    ))
-                }
-                Err(e) => Err(format!("post-condition check failed: {e}")),
-            };
-        }
+        // Checked after failed cases too, so leftovers are charged to the
+        // case that made them, not to the next one.
+        let (key, value) = &self.allow;
+        let violating = catch_unwind(AssertUnwindSafe(|| {
+            dockerd.containers_violating(key, value)
+        }))
+        .map_err(panic_message);
+        let post = match violating {
+            Ok(v) if v.is_empty() => Ok(()),
+            Ok(v) => {
+                // Remove them so the failure is charged to this case only.
+                let mut rm = dockerd.docker_command();
+                rm.args(["rm", "-f", "-v"]).args(&v);
+                let _ = try_run_with_timeout(rm, None, DEFAULT_TIMEOUT);
+                Err(format!(
+                    "post-condition failed: containers with a writable root filesystem \
+                     and no {key}={value} label (now removed): {v:?}"
+                ))
+            }
+            Err(e) => Err(format!("post-condition check failed: {e}")),
+        };
+        let result = match (result, post) {
+            (Ok(()), post) => post,
+            (Err(e), Ok(())) => Err(e),
+            (Err(e), Err(p)) => Err(format!("{e}\n  and {p}")),
+        };
         match result {
             Ok(()) => eprintln!("case {name} ... ok ({:.1?})", t.elapsed()),
             Err(msg) => {

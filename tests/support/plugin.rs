@@ -167,6 +167,12 @@ impl PluginProcess {
         if let Some(policy) = &self.policy {
             cmd.arg("--policy").arg(policy);
         }
+        // Hermetic: no ROOTFS_GUARD_POLICY / _LOG_FORMAT from the caller's env.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ROOTFS_GUARD_") {
+                cmd.env_remove(key);
+            }
+        }
         cmd.args(&self.args)
             .env("RUST_BACKTRACE", "1")
             .stdin(Stdio::null())

@@ -5,7 +5,7 @@ DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 BIN     := target/release/rootfs-guard
 
-.PHONY: all build run test test-deps lint unit e2e bench fuzz clean
+.PHONY: all build run test test-deps lint unit e2e bench bench-callgrind fuzz clean
 
 all: build
 
@@ -26,6 +26,19 @@ test-deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+## bench: every benchmark (decision core, wire, memory, soak, startup, end to end; ~10 min, needs
+## root + dockerd for the e2e stage): results in bench-results/, one summary table printed
+bench:
+	CARGO="$(CARGO)" ./scripts/bench.sh
+
+## bench-callgrind: repeatable instruction counts of the decision core (valgrind)
+bench-callgrind:
+	$(CARGO) build --release --locked --example decide_once
+	@for body in 3KB 20KB 1MiB; do for mode in setup serde_value decide full; do \
+	  n=200; [ $$body = 1MiB ] && n=4; \
+	  ir=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/decide_once $$body $$mode $$n 2>&1 | sed -n 's/.*refs: *//p' | tr -d ,); \
+	  echo "$$body $$mode n=$$n instructions=$$ir"; done; done
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,213 @@
+//! The server processes the wire, soak, startup and end-to-end benchmarks measure: rootfs-guard's
+//! release binary and the no-op baseline plugin (this bench binary re-executed), each as its own
+//! process so its RSS and CPU are its own. Shared by `benches/wire.rs` and `benches/e2e.rs`.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{Request, Response};
+
+/// Set on a re-exec of a bench binary to make it the no-op baseline server on that socket.
+pub const NOOP_SOCKET_ENV: &str = "ROOTFS_GUARD_BENCH_NOOP_SOCKET";
+
+/// If this process was started as the no-op baseline server, serves until SIGTERM and exits.
+/// Call first thing in a bench binary's `main`.
+pub fn run_noop_server_if_asked() {
+    let Some(socket) = std::env::var_os(NOOP_SOCKET_ENV) else {
+        return;
+    };
+    let socket = PathBuf::from(socket);
+    // The same runtime rootfs-guard's `serve` builds.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(noop_server(&socket));
+    let _ = std::fs::remove_file(&socket);
+    std::process::exit(0);
+}
+
+/// The baseline: the same stack as rootfs-guard's server (tokio, hyper 1 http1 with the same
+/// builder settings, a unix socket, the body read in full with the same size limit) answering
+/// `{"Allow":true}` without decoding anything.
+async fn noop_server(socket: &Path) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tokio::signal::unix::{signal, SignalKind};
+
+    let _ = std::fs::remove_file(socket);
+    let listener = tokio::net::UnixListener::bind(socket).expect("bind the no-op socket");
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .keep_alive(true);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let service = hyper::service::service_fn(noop_handle);
+                let conn = http.serve_connection(TokioIo::new(stream), service);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = term.recv() => break,
+        }
+    }
+}
+
+async fn noop_handle(
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let answer: &'static [u8] = match req.uri().path() {
+        "/Plugin.Activate" => br#"{"Implements":["authz"]}"#,
+        _ => br#"{"Allow":true}"#,
+    };
+    // Read the whole body as rootfs-guard does (bounded), but decode nothing.
+    let _ = Limited::new(req.into_body(), 8 << 20).collect().await;
+    Ok(Response::builder()
+        .header("Content-Type", "application/vnd.docker.plugins.v1+json")
+        .body(Full::new(Bytes::from_static(answer)))
+        .expect("response"))
+}
+
+/// Which server a [`ServerProcess`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    /// `rootfs-guard serve` (the release binary cargo built for this bench).
+    Guard,
+    /// The no-op baseline (this bench binary, re-executed).
+    Noop,
+}
+
+impl ServerKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ServerKind::Guard => "rootfs-guard",
+            ServerKind::Noop => "no-op",
+        }
+    }
+}
+
+/// A server under test, as its own process (so its RSS is its own), on its own socket. Dropping
+/// it sends SIGTERM (SIGKILL after 5 s) and removes the socket.
+pub struct ServerProcess {
+    pub kind: ServerKind,
+    pub socket: PathBuf,
+    child: Option<Child>,
+    /// Time from spawn to the socket accepting a connection.
+    pub ready_after: Duration,
+}
+
+impl ServerProcess {
+    /// Starts `kind` on `socket` with its stderr (the decision log) going to `log` (or nowhere)
+    /// and waits (up to 15 s) until the socket accepts connections.
+    pub fn start(kind: ServerKind, socket: &Path, log: Option<&Path>) -> ServerProcess {
+        let _ = std::fs::remove_file(socket);
+        let mut cmd = match kind {
+            ServerKind::Guard => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_rootfs-guard"));
+                c.arg("serve").arg("--socket").arg(socket);
+                c
+            }
+            ServerKind::Noop => {
+                let mut c = Command::new(std::env::current_exe().expect("current exe"));
+                c.env(NOOP_SOCKET_ENV, socket);
+                c
+            }
+        };
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ROOTFS_GUARD_") && key != NOOP_SOCKET_ENV {
+                cmd.env_remove(key);
+            }
+        }
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("server log file")),
+            None => Stdio::null(),
+        };
+        cmd.env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("spawn server under test");
+        let deadline = started + Duration::from_secs(15);
+        loop {
+            if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{} exited with {status} before serving", kind.label());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{} did not accept connections within 15 s", kind.label());
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        ServerProcess {
+            kind,
+            socket: socket.to_owned(),
+            ready_after: started.elapsed(),
+            child: Some(child),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// `(VmRSS, VmHWM)` in KiB.
+    pub fn rss_kib(&self) -> (u64, u64) {
+        super::common::rss_kib(self.pid()).expect("read /proc/PID/status")
+    }
+
+    /// Whether the process is still alive.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// SIGTERM, wait up to 5 s, then SIGKILL.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // SAFETY: kill(2) on our own, not yet reaped child.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -40,9 +40,16 @@ pub struct Limits {
     pub max_request_bytes: usize,
     /// Time allowed to receive a request's headers and its body.
     pub read_timeout: Duration,
-    /// AuthZ requests whose bodies are read and decided at the same time.
+    /// Decision slots: AuthZ requests whose bodies are read and decided at the same time. A
+    /// request takes one slot per started [`DECISION_SLOT_BYTES`] of its declared length (all
+    /// of them when it declares none), so large bodies are bounded in number too and memory stays
+    /// within about `max_concurrent_decisions` × [`DECISION_SLOT_BYTES`] × the decoding overhead.
     pub max_concurrent_decisions: usize,
 }
+
+/// Request bytes one decision slot covers (see [`Limits::max_concurrent_decisions`]). A request
+/// with a body of 1 MiB (about 1.4 MB as base64 in JSON) takes 6 slots; small ones take 1.
+pub const DECISION_SLOT_BYTES: u64 = 256 << 10;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -104,15 +111,18 @@ pub struct State {
     pub policy: PolicyStore,
     pub limits: Limits,
     decisions: Semaphore,
+    /// Total decision slots (the semaphore's permits).
+    slots: usize,
 }
 
 impl State {
     pub fn new(policy: PolicyStore, limits: Limits) -> Arc<Self> {
-        let permits = limits.max_concurrent_decisions.max(1);
+        let slots = limits.max_concurrent_decisions.clamp(1, u32::MAX as usize);
         Arc::new(State {
             policy,
             limits,
-            decisions: Semaphore::new(permits),
+            decisions: Semaphore::new(slots),
+            slots,
         })
     }
 }
@@ -185,7 +195,10 @@ pub async fn serve(listener: UnixListener, state: Arc<State>, shutdown: impl Fut
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(state.limits.read_timeout)
-        .keep_alive(true);
+        .keep_alive(true)
+        // Per-connection read buffer (hyper's default grows to ~400 KB and stays): connections
+        // waiting for a decision slot then hold little memory. Plugin request heads are tiny.
+        .max_buf_size(64 << 10);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -308,7 +321,13 @@ async fn authz_request(req: Request<Incoming>, state: &State) -> Decision {
             None,
         );
     }
-    let Ok(_permit) = state.decisions.acquire().await else {
+    // Decoding one request holds a few times its size (the raw bytes, the base64 string, the
+    // decoded body and what is decoded from it): weigh the request by its declared length.
+    let weight = declared
+        .unwrap_or(limit as u64)
+        .div_ceil(DECISION_SLOT_BYTES)
+        .clamp(1, state.slots as u64) as u32;
+    let Ok(_permit) = state.decisions.acquire_many(weight).await else {
         return Decision::unreadable(
             &policy,
             "authz-request",

@@ -77,6 +77,15 @@ async fn noop_handle(
         .expect("response"))
 }
 
+/// The rootfs-guard binary under test: the release build cargo made for this bench, or
+/// `ROOTFS_GUARD_BENCH_BIN` (to compare two builds, e.g. before/after a change, with the same
+/// harness).
+pub fn guard_binary() -> PathBuf {
+    std::env::var_os("ROOTFS_GUARD_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rootfs-guard")))
+}
+
 /// Which server a [`ServerProcess`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerKind {
@@ -112,7 +121,7 @@ impl ServerProcess {
         let _ = std::fs::remove_file(socket);
         let mut cmd = match kind {
             ServerKind::Guard => {
-                let mut c = Command::new(env!("CARGO_BIN_EXE_rootfs-guard"));
+                let mut c = Command::new(guard_binary());
                 c.arg("serve").arg("--socket").arg(socket);
                 c
             }
@@ -124,6 +133,7 @@ impl ServerProcess {
         };
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("ROOTFS_GUARD_") && key != NOOP_SOCKET_ENV {
+                // Hermetic: no policy or log format from the caller's environment.
                 cmd.env_remove(key);
             }
         }

@@ -34,11 +34,7 @@ bench:
 
 ## bench-callgrind: repeatable instruction counts of the decision core (valgrind)
 bench-callgrind:
-	$(CARGO) build --release --locked --example decide_once
-	@for body in 3KB 20KB 1MiB; do for mode in setup serde_value decide full; do \
-	  n=200; [ $$body = 1MiB ] && n=4; \
-	  ir=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/decide_once $$body $$mode $$n 2>&1 | sed -n 's/.*refs: *//p' | tr -d ,); \
-	  echo "$$body $$mode n=$$n instructions=$$ir"; done; done
+	CARGO="$(CARGO)" ./scripts/bench-callgrind.sh
 
 clean:
 	$(CARGO) clean

@@ -201,7 +201,7 @@ fn main() {
         let errors = soak["errors"].as_u64().unwrap_or(u64::MAX);
         let grew = end > mid * 1.05 + 512.0;
         t.row([
-            "soak: mixed decisions over 16 conns, RSS start (5%) / middle / end",
+            "soak: mixed decisions over 16 conns; RSS max over the first / middle / last 10 %",
             &format!(
                 "{} decisions in {:.0} s, {errors} errors; {} / {} / {}; VmHWM {}",
                 soak["decisions"],

@@ -7,7 +7,7 @@
 //!   interleaved (B S, S B, B S ...) so both see the same machine load; requests/s, p50/p99,
 //!   server CPU per request, ratios per pair.
 //! - **memory**: RSS of a fresh rootfs-guard process idle and under 64 connections of 1 MiB bodies.
-//! - **soak**: ≥ 1,000,000 mixed decisions (recorded dockerd traffic, 3 KB/20 KB/1 MiB creates,
+//! - **soak**: 2,000,000 mixed decisions (recorded dockerd traffic, 3 KB/20 KB/1 MiB creates,
 //!   denials, AuthZRes) on one process; every answer is checked against `decide()` run locally;
 //!   RSS sampled throughout.
 //! - **startup**: exec → socket accepting, 20 times.
@@ -434,9 +434,10 @@ impl Bench {
         })
     }
 
-    /// ≥ 1,000,000 mixed decisions on one rootfs-guard process, RSS sampled throughout.
+    /// 2,000,000 mixed decisions on one rootfs-guard process over 16 connections, RSS sampled
+    /// every 100 ms.
     fn soak(&self) -> Value {
-        let total: u64 = if self.quick { 100_000 } else { 1_000_000 };
+        let total: u64 = if self.quick { 100_000 } else { 2_000_000 };
         let time_limit = Duration::from_secs(if self.quick { 60 } else { 300 });
         let mix = Arc::new(soak_mix());
         let server = ServerProcess::start(ServerKind::Guard, &self.socket("soak"), None);
@@ -472,14 +473,21 @@ impl Bench {
         stop.store(true, Ordering::Relaxed);
         let samples = sampler.join().expect("sampler");
         let (end_rss, hwm) = server.rss_kib();
-        let at = |fraction: f64| -> u64 {
-            let target = (out.completed as f64 * fraction) as u64;
+        // The envelope (max VmRSS) of the samples in a window of the run, by requests sent: a
+        // single sample depends on whether a 1 MiB decision happens to be in flight.
+        let sent = samples.last().map_or(1, |s| s.0.max(1));
+        let at = |from: f64, to: f64| -> u64 {
             samples
                 .iter()
-                .find(|(n, _)| *n >= target)
-                .or(samples.last())
-                .map_or(0, |s| s.1)
+                .filter(|(n, _)| {
+                    let x = *n as f64 / sent as f64;
+                    x >= from && x <= to
+                })
+                .map(|s| s.1)
+                .max()
+                .unwrap_or(0)
         };
+        let (start, mid, end) = (at(0.0, 0.1), at(0.45, 0.55), at(0.9, 1.0));
         let decisions = out.completed + out.errors;
         let result = json!({
             "decisions": decisions,
@@ -492,19 +500,19 @@ impl Bench {
             "p99_us": out.p99_us(),
             "cpu_us_per_req": cpu.as_secs_f64() * 1e6 / decisions.max(1) as f64,
             "idle_rss_kib": idle_rss,
-            "rss_start_kib": at(0.05),
-            "rss_mid_kib": at(0.5),
-            "rss_end_kib": end_rss,
+            // Max VmRSS over the first 10 %, the middle 10 % and the last 10 % of the run.
+            "rss_start_kib": start,
+            "rss_mid_kib": mid,
+            "rss_end_kib": end,
+            "rss_after_kib": end_rss,
             "hwm_kib": hwm,
             "samples": samples.len(),
             "mix": mix_summary(&mix),
         });
         eprintln!(
-            "  soak: {decisions} decisions in {:.1} s, {} errors; RSS idle {idle_rss} / 5% {} / 50% {} / end {end_rss} KiB, VmHWM {hwm} KiB",
+            "  soak: {decisions} decisions in {:.1} s, {} errors; RSS idle {idle_rss}, max over first/middle/last 10 %: {start} / {mid} / {end} KiB, after {end_rss} KiB, VmHWM {hwm} KiB",
             elapsed.as_secs_f64(),
             out.errors,
-            at(0.05),
-            at(0.5),
         );
         result
     }

@@ -323,10 +323,7 @@ async fn authz_request(req: Request<Incoming>, state: &State) -> Decision {
     }
     // Decoding one request holds a few times its size (the raw bytes, the base64 string, the
     // decoded body and what is decoded from it): weigh the request by its declared length.
-    let weight = declared
-        .unwrap_or(limit as u64)
-        .div_ceil(DECISION_SLOT_BYTES)
-        .clamp(1, state.slots as u64) as u32;
+    let weight = decision_slots(declared, limit, state.slots);
     let Ok(_permit) = state.decisions.acquire_many(weight).await else {
         return Decision::unreadable(
             &policy,
@@ -375,6 +372,15 @@ async fn authz_request(req: Request<Incoming>, state: &State) -> Decision {
     }
 }
 
+/// Decision slots a request takes: one per started [`DECISION_SLOT_BYTES`] of its declared length
+/// (of the size limit when it declares none), at least one, at most all `slots`.
+fn decision_slots(declared: Option<u64>, limit: usize, slots: usize) -> u32 {
+    declared
+        .unwrap_or(limit as u64)
+        .div_ceil(DECISION_SLOT_BYTES)
+        .clamp(1, slots.max(1) as u64) as u32
+}
+
 /// Runs the daemon until SIGTERM/SIGINT; SIGHUP reloads the policy file (a bad file is logged and
 /// the old policy stays). Removes the socket on exit unless systemd owns it.
 pub async fn run(
@@ -409,4 +415,23 @@ pub async fn run(
     }
     info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_requests_take_more_decision_slots() {
+        let limit = Limits::default().max_request_bytes;
+        // A 3 KB create and a bodiless GET: one slot each, 32 of them at once.
+        assert_eq!(decision_slots(Some(3_000), limit, 32), 1);
+        assert_eq!(decision_slots(Some(0), limit, 32), 1);
+        // A 1 MiB body is ~1.4 MB as base64 in the AuthZ JSON: 6 slots, 5 at once.
+        assert_eq!(decision_slots(Some(1_400_000), limit, 32), 6);
+        // Undeclared length (chunked): as large as allowed, capped at every slot.
+        assert_eq!(decision_slots(None, limit, 32), 32);
+        assert_eq!(decision_slots(None, 64 << 10, 32), 1);
+        assert_eq!(decision_slots(Some(1 << 30), limit, 0), 1);
+    }
 }

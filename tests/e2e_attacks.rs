@@ -197,7 +197,7 @@ fn attacks_on_standalone_plugin() {
                 "/v1.41/plugins/pull?remote=example.invalid/evil:latest".to_owned(),
             ),
         ] {
-            let (status, v) = d.api_json(&method, &path, &[("Content-Length", "0")], ());
+            let (status, v) = d.api_json(method, &path, &[("Content-Length", "0")], ());
             assert_eq!(status, 403, "{method} {path}: {v}");
         }
         guard_still_enforces(&d);

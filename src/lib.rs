@@ -23,6 +23,7 @@
 //! bypass. What cannot be verified (a withheld body, trailing data, a string where a bool goes)
 //! is denied, with the reason.
 
+pub mod advise;
 pub mod cli;
 pub mod decision;
 pub mod gojson;

@@ -30,3 +30,13 @@ lint:
 clean:
 	$(CARGO) clean
 	rm -rf build
+
+## fuzz: run the cargo-fuzz targets (not in CI). FUZZ_RUNS executions per target.
+FUZZ_RUNS ?= 5000000
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	for t in decide create_body; do \
+	  mkdir -p fuzz/corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	    -runs=$(FUZZ_RUNS) -max_len=65536 -timeout=5 -print_final_stats=1 || exit 1; \
+	done

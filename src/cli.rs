@@ -152,11 +152,12 @@ pub struct ServeArgs {
     #[arg(long, default_value = server::DEFAULT_SOCKET, value_name = "PATH")]
     pub socket: PathBuf,
     /// Policy file (JSON); without it the embedded default applies. SIGHUP reloads it.
-    #[arg(long, env = "ROOTFS_GUARD_POLICY", value_name = "FILE")]
+    /// Default: $ROOTFS_GUARD_POLICY when set and not empty.
+    #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// Log line format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "ROOTFS_GUARD_LOG_FORMAT")]
-    pub log_format: LogFormat,
+    /// Log line format. Default: $ROOTFS_GUARD_LOG_FORMAT when set and not empty, else text.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
     /// Largest AuthZ request accepted, in bytes; larger requests are denied unread.
     #[arg(long, default_value_t = 8 << 20, value_name = "BYTES")]
     pub max_request_bytes: usize,
@@ -217,8 +218,22 @@ pub fn main() -> ExitCode {
     })
 }
 
-fn serve(args: ServeArgs) -> Result<()> {
-    logging::init(args.log_format);
+/// An environment variable, where unset and empty mean the same (a managed plugin's settable
+/// env has a value even when the operator set nothing).
+fn env_setting(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn serve(mut args: ServeArgs) -> Result<()> {
+    if args.policy.is_none() {
+        args.policy = env_setting("ROOTFS_GUARD_POLICY").map(PathBuf::from);
+    }
+    let log_format = match (args.log_format, env_setting("ROOTFS_GUARD_LOG_FORMAT")) {
+        (Some(f), _) => f,
+        (None, Some(v)) => v.parse().map_err(anyhow::Error::msg)?,
+        (None, None) => LogFormat::Text,
+    };
+    logging::init(log_format);
     let store =
         PolicyStore::open(args.policy.clone()).context("cannot start without a valid policy")?;
     let policy = store.current();

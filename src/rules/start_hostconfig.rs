@@ -2,8 +2,10 @@
 //!
 //! On API versions below 1.24, dockerd replaces the container's whole HostConfig with the start
 //! body's (top-level) HostConfig fields, so a read-only container can be started writable. Real
-//! clients send `Content-Length: 0`; a missing Content-Length means a chunked body, which dockerd
-//! reads too. Any body on start is refused, whatever the API version.
+//! clients send `Content-Length: 0`. Any body the plugin can see is refused, whatever the version.
+//! A request without `Content-Length` may be chunked with its body withheld (dockerd withholds
+//! bodies of 1 MiB or more): below 1.24 that is refused too; from 1.24 on dockerd itself rejects
+//! any chunked start body, so a body-less start (as curl sends it) passes.
 
 use crate::policy::Policy;
 use crate::request::RequestContext;
@@ -22,16 +24,18 @@ impl Rule for StartHostConfigRule {
     }
 
     fn check(&self, request: &RequestContext<'_>, _policy: &Policy) -> Outcome {
-        let no_body =
-            request.content_length().map(str::trim) == Some("0") && !request.has_body_bytes();
-        if no_body {
-            Outcome::Pass
-        } else {
+        let visible_body =
+            request.has_body_bytes() || request.content_length().is_some_and(|cl| cl.trim() != "0");
+        let maybe_hidden_body =
+            request.content_length().is_none() && !request.route.api_version_at_least(1, 24);
+        if visible_body || maybe_hidden_body {
             Outcome::deny(
                 self.name(),
                 "container start must not carry a body (below API 1.24 it replaces the \
                  container's HostConfig): send the start request with Content-Length: 0",
             )
+        } else {
+            Outcome::Pass
         }
     }
 }

@@ -64,24 +64,19 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct DockerArgs {
     /// Docker daemon socket; only unix sockets are supported.
-    #[arg(
-        long = "host",
-        short = 'H',
-        env = "DOCKER_HOST",
-        default_value = DEFAULT_DOCKER_HOST,
-        value_name = "unix:///PATH"
-    )]
-    pub host: String,
+    /// Default: $DOCKER_HOST when set and not empty, else unix:///var/run/docker.sock.
+    #[arg(long = "host", short = 'H', value_name = "unix:///PATH")]
+    pub host: Option<String>,
 }
 
 impl DockerArgs {
     fn client(&self) -> Result<DockerClient> {
-        let host = if self.host.is_empty() {
-            DEFAULT_DOCKER_HOST
-        } else {
-            &self.host
-        };
-        Ok(DockerClient::new(host)?)
+        let host = self
+            .host
+            .clone()
+            .or_else(|| env_setting("DOCKER_HOST"))
+            .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_owned());
+        Ok(DockerClient::new(&host)?)
     }
 }
 
@@ -109,8 +104,9 @@ pub enum WatchFormat {
 pub struct AuditArgs {
     #[command(flatten)]
     pub docker: DockerArgs,
-    /// Policy file (JSON), as given to `serve`; the embedded default when omitted.
-    #[arg(long, env = "ROOTFS_GUARD_POLICY", value_name = "FILE")]
+    /// Policy file (JSON), as given to `serve`. Default: $ROOTFS_GUARD_POLICY when set and not
+    /// empty, else the embedded default.
+    #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Only running containers (default: all, whatever their state).
     #[arg(long)]
@@ -127,8 +123,9 @@ pub struct AuditArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub docker: DockerArgs,
-    /// Policy file (JSON), as given to `serve`; the embedded default when omitted.
-    #[arg(long, env = "ROOTFS_GUARD_POLICY", value_name = "FILE")]
+    /// Policy file (JSON), as given to `serve`. Default: $ROOTFS_GUARD_POLICY when set and not
+    /// empty, else the embedded default.
+    #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Stop violating containers when they start. A blunt instrument: the workload has already
     /// started and is killed after the grace period; prefer enforcement at create time.
@@ -140,9 +137,10 @@ pub struct WatchArgs {
     /// Output format of the violator lines on stdout.
     #[arg(long, value_enum, default_value_t = WatchFormat::Text)]
     pub format: WatchFormat,
-    /// Format of the log lines on stderr (connection state, errors).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "ROOTFS_GUARD_LOG_FORMAT")]
-    pub log_format: LogFormat,
+    /// Format of the log lines on stderr (connection state, errors). Default:
+    /// $ROOTFS_GUARD_LOG_FORMAT when set and not empty, else text.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 #[derive(Debug, Args)]
@@ -166,7 +164,8 @@ pub struct ServeArgs {
     pub read_timeout: u64,
     /// Serve Prometheus metrics (/metrics) and /health here: IP:PORT (keep it on loopback,
     /// 127.0.0.1:9323) or unix:/path/to/metrics.sock. Never the plugin socket.
-    #[arg(long, value_name = "ADDR", env = "ROOTFS_GUARD_METRICS_ADDR")]
+    /// Default: $ROOTFS_GUARD_METRICS_ADDR when set and not empty, else no metrics.
+    #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<MetricsAddr>,
     /// Also follow Docker events and log violating containers (see `rootfs-guard watch`);
     /// dockerd being down never affects the plugin.
@@ -224,16 +223,31 @@ fn env_setting(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// `--log-format`, else $ROOTFS_GUARD_LOG_FORMAT, else text.
+fn log_format(flag: Option<LogFormat>) -> Result<LogFormat> {
+    Ok(match (flag, env_setting("ROOTFS_GUARD_LOG_FORMAT")) {
+        (Some(f), _) => f,
+        (None, Some(v)) => v.parse().map_err(anyhow::Error::msg)?,
+        (None, None) => LogFormat::Text,
+    })
+}
+
+/// `--policy`, else $ROOTFS_GUARD_POLICY (as `serve` reads it), else the embedded default.
+fn policy_setting(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| env_setting("ROOTFS_GUARD_POLICY").map(PathBuf::from))
+}
+
 fn serve(mut args: ServeArgs) -> Result<()> {
     if args.policy.is_none() {
         args.policy = env_setting("ROOTFS_GUARD_POLICY").map(PathBuf::from);
     }
-    let log_format = match (args.log_format, env_setting("ROOTFS_GUARD_LOG_FORMAT")) {
-        (Some(f), _) => f,
-        (None, Some(v)) => v.parse().map_err(anyhow::Error::msg)?,
-        (None, None) => LogFormat::Text,
-    };
-    logging::init(log_format);
+    if args.metrics_addr.is_none() {
+        args.metrics_addr = env_setting("ROOTFS_GUARD_METRICS_ADDR")
+            .map(|v| v.parse::<MetricsAddr>())
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+    }
+    logging::init(log_format(args.log_format)?);
     let store =
         PolicyStore::open(args.policy.clone()).context("cannot start without a valid policy")?;
     let policy = store.current();
@@ -314,7 +328,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn run_audit(args: AuditArgs) -> Result<ExitCode> {
-    let policy = load_policy(args.policy.as_ref())?;
+    let policy = load_policy(policy_setting(args.policy).as_ref())?;
     let client = args.docker.client()?;
     let opts = audit::Options {
         running_only: args.running,
@@ -338,8 +352,8 @@ fn run_audit(args: AuditArgs) -> Result<ExitCode> {
 }
 
 fn run_watch(args: WatchArgs) -> Result<ExitCode> {
-    logging::init(args.log_format);
-    let policy = Arc::new(load_policy(args.policy.as_ref())?);
+    logging::init(log_format(args.log_format)?);
+    let policy = Arc::new(load_policy(policy_setting(args.policy).as_ref())?);
     let client = args.docker.client()?;
     let opts = watch::Options {
         output: match args.format {

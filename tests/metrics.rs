@@ -2,7 +2,7 @@
 //! real plugin server, then `/metrics` is scraped from its own listener and the counts must match.
 //! Also the binary's `serve --metrics-addr unix:...`: `/health`, and SIGHUP reloads counted.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -297,7 +297,7 @@ async fn binary_serves_metrics_on_a_unix_socket_and_counts_reloads() {
     assert!(!metrics_socket.exists(), "metrics socket removed on exit");
 }
 
-async fn wait_for(path: &PathBuf) {
+async fn wait_for(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !path.exists() {
         assert!(

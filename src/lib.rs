@@ -30,8 +30,8 @@
 //! Docker events, both through [`docker_client`] (the Engine API on its unix socket) and both with
 //! [`rules::assess_container`], the create rule's own function, so they never disagree with
 //! enforcement. [`metrics`] serves Prometheus metrics and `/health` for `serve --metrics-addr`.
-[`advise`] turns a violation into the fix: from the paths a container wrote (its writable
-layer's changes) to the `--tmpfs` and volume mounts that let it run with `--read-only`.
+//! [`advise`] turns a violation into the fix: from the paths a container wrote (its writable
+//! layer's changes) to the `--tmpfs` and volume mounts that let it run with `--read-only`.
 
 pub mod advise;
 pub mod audit;

@@ -834,6 +834,7 @@ impl Layer<'_> {
 
 fn choose(
     leaf: &str,
+    change: ChangeKind,
     layer: &Layer<'_>,
     cfg: &ContainerConfig,
     hints: &[Hint],
@@ -936,10 +937,22 @@ fn choose(
             Some("/") | None => "directly in /".to_owned(),
             Some(dir) => format!("in {dir}, a system directory of the image"),
         };
+        let verb = match change {
+            ChangeKind::Added => "written",
+            ChangeKind::Modified => "changed",
+            ChangeKind::Deleted => "deleted",
+        };
+        let instead = if change == ChangeKind::Deleted {
+            "Change the application not to delete it".to_owned()
+        } else {
+            format!(
+                "Change the application to write elsewhere, or bind-mount the single file \
+                 (-v ./FILE:{leaf})"
+            )
+        };
         return Err(format!(
-            "written {where_}: no mount can cover it without hiding the image's files. Change \
-             the application to write elsewhere, bind-mount the single file (-v ./FILE:{leaf}), \
-             or force a mount with --tmpfs DIR / --volume DIR"
+            "{verb} {where_}: no mount can cover it without hiding the image's files. \
+             {instead}, or force a mount with --tmpfs DIR / --volume DIR"
         ));
     };
     let last = point.rsplit('/').next().unwrap_or_default();
@@ -1064,7 +1077,7 @@ pub fn advise(cfg: &ContainerConfig, changes: &[Change], opts: &Options) -> Advi
             });
             continue;
         }
-        match choose(leaf, &layer, cfg, &opts.hints) {
+        match choose(leaf, kind, &layer, cfg, &opts.hints) {
             Ok(choice) => choices.push((leaf, choice)),
             Err(problem) => paths.push(PathCover {
                 path: leaf.to_owned(),

@@ -67,6 +67,10 @@ pub struct Row {
     pub rule: Option<&'static str>,
     /// What to do about it, as a create would be told.
     pub message: Option<String>,
+    /// With `audit --advise`, for a `readonly-rootfs` violation: how to run it read-only (the
+    /// `advise` JSON schema's advice object). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<crate::advise::Advice>,
 }
 
 /// The facts the rules judge, read from an inspected container. The creator is unknown.
@@ -111,6 +115,7 @@ pub fn assess(policy: &Policy, c: &ContainerInspect) -> Row {
         verdict,
         rule,
         message,
+        advice: None,
     }
 }
 

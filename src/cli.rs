@@ -11,6 +11,8 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 
+use crate::advise;
+use crate::advise_run;
 use crate::audit;
 use crate::decision::decide;
 use crate::docker_client::{DockerClient, DEFAULT_DOCKER_HOST};
@@ -58,6 +60,15 @@ pub enum Command {
     ///
     /// Reconnects with backoff when dockerd restarts. Stops on SIGINT/SIGTERM.
     Watch(WatchArgs),
+    /// Tell how to run a container read-only: the paths it writes, the --tmpfs / -v mounts that
+    /// cover them, the complete `docker run --read-only ...` command and a compose snippet.
+    ///
+    /// `advise CONTAINER...` reads each container's writable layer (what it has written so far);
+    /// `advise --image IMAGE [-- CMD...]` runs a throwaway writable trial container of IMAGE for
+    /// --seconds (labelled rootfs-guard.allow-writable=true and rootfs-guard.trial=true: the
+    /// daemon's policy must let it through), reads what it wrote and removes it. Exit status: 0
+    /// every written path is covered, 1 some path cannot be covered by a mount, 2 error.
+    Advise(AdviseArgs),
 }
 
 /// The Docker daemon to talk to.
@@ -117,6 +128,64 @@ pub struct AuditArgs {
     /// Containers inspected at once.
     #[arg(long, default_value_t = audit::DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
+    /// Add to every readonly-rootfs violation how to run it read-only (see `advise`): an
+    /// `advice` object per violating container in JSON, the advice after the table otherwise.
+    #[arg(long)]
+    pub advise: bool,
+}
+
+/// Output of `advise`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AdviseFormat {
+    /// Written paths, mounts, the docker run command and a compose snippet, for people.
+    #[default]
+    Text,
+    /// One JSON document for tools (schema `rootfs-guard/advise/v1`, in the README).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AdviseArgs {
+    #[command(flatten)]
+    pub docker: DockerArgs,
+    /// Containers (names or ids) to advise on.
+    #[arg(
+        value_name = "CONTAINER",
+        required_unless_present = "image",
+        conflicts_with = "image"
+    )]
+    pub containers: Vec<String>,
+    /// Advise on an image instead, from a throwaway trial container (removed afterwards).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// With --image: the trial's command (after `--`); the image's own when omitted.
+    #[arg(last = true, value_name = "CMD", requires = "image")]
+    pub cmd: Vec<String>,
+    /// With --image: seconds the trial may run before it is stopped (it may exit sooner).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub seconds: u64,
+    /// With --image: an environment variable of the trial. The advice names it (-e KEY), never
+    /// its value.
+    #[arg(
+        long = "env",
+        short = 'e',
+        value_name = "KEY=VALUE",
+        requires = "image"
+    )]
+    pub env: Vec<String>,
+    /// Mount PATH, and everything written below it, as a tmpfs (overrides the heuristics).
+    #[arg(long = "tmpfs", value_name = "PATH")]
+    pub tmpfs: Vec<String>,
+    /// Mount PATH, and everything written below it, as a named volume (overrides the heuristics).
+    #[arg(long = "volume", value_name = "PATH")]
+    pub volume: Vec<String>,
+    /// Policy file: its allow labels are left out of the proposed command (a read-only
+    /// container does not need them). Default: $ROOTFS_GUARD_POLICY, else the embedded default.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AdviseFormat::Text)]
+    pub format: AdviseFormat,
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +279,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate(args),
         Command::Audit(args) => run_audit(args),
         Command::Watch(args) => run_watch(args),
+        Command::Advise(args) => run_advise(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("rootfs-guard: {e:#}");
@@ -335,7 +405,14 @@ fn run_audit(args: AuditArgs) -> Result<ExitCode> {
         concurrency: args.concurrency.max(1),
         progress: std::io::stderr().is_terminal(),
     };
-    let report = runtime()?.block_on(audit::run(&client, &policy, &opts))?;
+    let report = runtime()?.block_on(async {
+        let mut report = audit::run(&client, &policy, &opts).await?;
+        if args.advise {
+            let settings = advise_run::Settings::new(&policy, Vec::new());
+            advise_run::advise_violations(&client, &mut report, &settings).await;
+        }
+        Ok::<_, anyhow::Error>(report)
+    })?;
     for e in &report.errors {
         eprintln!("rootfs-guard: {e}");
     }
@@ -344,11 +421,107 @@ fn run_audit(args: AuditArgs) -> Result<ExitCode> {
         AuditFormat::Table => {
             let out = std::io::stdout();
             let colour = out.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            report.to_table(colour)
+            let mut text = report.to_table(colour);
+            for advice in report.containers.iter().filter_map(|r| r.advice.as_ref()) {
+                text.push('\n');
+                text.push_str(&advise::render_text(advice));
+            }
+            text
         }
     };
     print!("{text}");
     Ok(ExitCode::from(report.exit_code()))
+}
+
+fn run_advise(args: AdviseArgs) -> Result<ExitCode> {
+    let policy = load_policy(policy_setting(args.policy).as_ref())?;
+    let mut hints = Vec::new();
+    for (paths, kind) in [
+        (&args.tmpfs, advise::MountKind::Tmpfs),
+        (&args.volume, advise::MountKind::Volume),
+    ] {
+        for p in paths {
+            hints.push(advise::Hint::new(p, kind).map_err(anyhow::Error::msg)?);
+        }
+    }
+    if let Some(dup) = hints
+        .iter()
+        .find(|h| hints.iter().any(|o| o.path == h.path && o.kind != h.kind))
+    {
+        anyhow::bail!("{} is given as both --tmpfs and --volume", dup.path);
+    }
+    for e in &args.env {
+        if !e.contains('=') || e.starts_with('=') {
+            anyhow::bail!("--env {e:?}: KEY=VALUE expected");
+        }
+    }
+    let settings = advise_run::Settings::new(&policy, hints);
+    let client = args.docker.client()?;
+    let (advice, errors) = runtime()?.block_on(async {
+        let mut advice = Vec::new();
+        let mut errors = Vec::new();
+        if let Some(image) = &args.image {
+            let trial = advise_run::Trial {
+                image: image.clone(),
+                cmd: args.cmd.clone(),
+                env: args.env.clone(),
+                seconds: args.seconds,
+            };
+            if std::io::stderr().is_terminal() {
+                eprintln!(
+                    "running a trial container of {image} for up to {}s ...",
+                    args.seconds
+                );
+            }
+            match advise_run::advise_image(&client, &trial, &settings).await {
+                Ok(a) => advice.push(a),
+                Err(e) => errors.push(advise::TargetError {
+                    target: image.clone(),
+                    error: e.to_string(),
+                }),
+            }
+        }
+        for target in &args.containers {
+            match advise_run::advise_container(&client, target, &settings).await {
+                Ok(a) => advice.push(a),
+                Err(e) => {
+                    let unreachable = e.is_unreachable();
+                    errors.push(advise::TargetError {
+                        target: target.clone(),
+                        error: e.to_string(),
+                    });
+                    if unreachable {
+                        break;
+                    }
+                }
+            }
+        }
+        (advice, errors)
+    });
+    for e in &errors {
+        eprintln!("rootfs-guard: {}: {}", e.target, e.error);
+    }
+    match args.format {
+        AdviseFormat::Json => {
+            let report = advise::Report {
+                schema: advise::SCHEMA,
+                advice: &advice,
+                errors: &errors,
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        AdviseFormat::Text => {
+            let text: Vec<String> = advice.iter().map(advise::render_text).collect();
+            print!("{}", text.join("\n"));
+        }
+    }
+    Ok(ExitCode::from(if !errors.is_empty() {
+        2
+    } else if advice.iter().any(|a| !a.complete) {
+        1
+    } else {
+        0
+    }))
 }
 
 fn run_watch(args: WatchArgs) -> Result<ExitCode> {

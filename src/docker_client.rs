@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
@@ -149,7 +149,7 @@ pub struct EventActor {
 #[derive(Clone)]
 pub struct DockerClient {
     socket: PathBuf,
-    http: Client<UnixConnector, Empty<Bytes>>,
+    http: Client<UnixConnector, Full<Bytes>>,
 }
 
 impl fmt::Debug for DockerClient {
@@ -201,16 +201,31 @@ impl DockerClient {
         path_and_query: &str,
         what: &str,
     ) -> Result<Response<Incoming>, DockerError> {
+        self.send_body(method, path_and_query, what, None).await
+    }
+
+    /// [`Self::send`] with an optional JSON body.
+    async fn send_body(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        what: &str,
+        json: Option<Vec<u8>>,
+    ) -> Result<Response<Incoming>, DockerError> {
         let uri: hyper::Uri = hyperlocal::Uri::new(&self.socket, path_and_query).into();
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
             .uri(uri)
             .header("Host", "docker")
             .header(
                 "User-Agent",
                 concat!("rootfs-guard/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::new())
+            );
+        if json.is_some() {
+            req = req.header("Content-Type", "application/json");
+        }
+        let req = req
+            .body(Full::new(Bytes::from(json.unwrap_or_default())))
             .map_err(|e| self.protocol(what, e))?;
         let resp = self.http.request(req).await.map_err(|e| {
             if e.is_connect() {
@@ -335,6 +350,198 @@ impl DockerClient {
             socket: self.socket.clone(),
         })
     }
+}
+
+/// Calls `advise` needs beyond the audit's: the whole inspect document, the image's config, the
+/// writable layer's changes, and the life cycle of a trial container.
+impl DockerClient {
+    /// One call with an optional JSON body whose answer is JSON (`Null` when empty), within
+    /// `timeout`.
+    async fn call_json(
+        &self,
+        method: Method,
+        path: &str,
+        what: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, DockerError> {
+        let body = body.map(|b| serde_json::to_vec(b).expect("a JSON value serializes"));
+        let call = async {
+            let resp = self.send_body(method, path, what, body).await?;
+            let bytes = read_limited(resp.into_body(), MAX_BODY)
+                .await
+                .map_err(|e| self.protocol(what, e))?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(serde_json::Value::Null);
+            }
+            serde_json::from_slice(&bytes).map_err(|e| self.protocol(what, e))
+        };
+        tokio::time::timeout(timeout, call)
+            .await
+            .map_err(|_| self.protocol(what, format!("no answer within {timeout:?}")))?
+    }
+
+    /// `GET /containers/{id}/json` as dockerd sends it; `None` when there is no such container.
+    pub async fn inspect_raw(&self, id: &str) -> Result<Option<serde_json::Value>, DockerError> {
+        let path = format!("/containers/{}/json", encode_segment(id));
+        not_found_is_none(
+            self.call_json(
+                Method::GET,
+                &path,
+                &format!("inspect {}", short_id(id)),
+                None,
+                CALL_TIMEOUT,
+            )
+            .await,
+        )
+    }
+
+    /// `GET /images/{name}/json`; `None` when there is no such image.
+    pub async fn image_inspect_raw(
+        &self,
+        image: &str,
+    ) -> Result<Option<serde_json::Value>, DockerError> {
+        let path = format!("/images/{}/json", encode_image(image));
+        not_found_is_none(
+            self.call_json(
+                Method::GET,
+                &path,
+                &format!("inspect image {image}"),
+                None,
+                CALL_TIMEOUT,
+            )
+            .await,
+        )
+    }
+
+    /// `GET /containers/{id}/changes`: the writable layer's entries (`null` when none).
+    pub async fn changes(&self, id: &str) -> Result<serde_json::Value, DockerError> {
+        let path = format!("/containers/{}/changes", encode_segment(id));
+        self.call_json(
+            Method::GET,
+            &path,
+            &format!("changes of {}", short_id(id)),
+            None,
+            CALL_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `POST /containers/create` with `body` (named `name` if given); returns the new id.
+    pub async fn create_container(
+        &self,
+        name: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<String, DockerError> {
+        let path = match name {
+            Some(n) => format!("/containers/create?name={}", encode_segment(n)),
+            None => "/containers/create".to_owned(),
+        };
+        let v = self
+            .call_json(
+                Method::POST,
+                &path,
+                "create container",
+                Some(body),
+                CALL_TIMEOUT,
+            )
+            .await?;
+        v["Id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| self.protocol("create container", format!("answer without an Id: {v}")))
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn start(&self, id: &str) -> Result<(), DockerError> {
+        let path = format!("/containers/{}/start", encode_segment(id));
+        self.call_json(
+            Method::POST,
+            &path,
+            &format!("start {}", short_id(id)),
+            None,
+            CALL_TIMEOUT,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /containers/{id}/wait`: returns the exit code once the container has stopped; it
+    /// waits as long as the container runs, so the caller bounds it.
+    pub async fn wait(&self, id: &str) -> Result<i64, DockerError> {
+        let path = format!("/containers/{}/wait", encode_segment(id));
+        let what = format!("wait for {}", short_id(id));
+        let v = self
+            .call_json(
+                Method::POST,
+                &path,
+                &what,
+                None,
+                Duration::from_secs(365 * 86400),
+            )
+            .await?;
+        Ok(v["StatusCode"].as_i64().unwrap_or(-1))
+    }
+
+    /// `POST /containers/{id}/kill` (SIGKILL); a container that is not running is not an error.
+    pub async fn kill(&self, id: &str) -> Result<(), DockerError> {
+        let path = format!("/containers/{}/kill", encode_segment(id));
+        match self
+            .call_json(
+                Method::POST,
+                &path,
+                &format!("kill {}", short_id(id)),
+                None,
+                CALL_TIMEOUT,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(DockerError::Api { status, .. }) if status == StatusCode::CONFLICT => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE /containers/{id}?force=1&v=1`: removes it and its anonymous volumes; one already
+    /// gone is not an error.
+    pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
+        let path = format!("/containers/{}?force=1&v=1", encode_segment(id));
+        match self
+            .call_json(
+                Method::DELETE,
+                &path,
+                &format!("remove {}", short_id(id)),
+                None,
+                CALL_TIMEOUT,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(DockerError::Api { status, .. }) if status == StatusCode::NOT_FOUND => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn not_found_is_none<T>(r: Result<T, DockerError>) -> Result<Option<T>, DockerError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(DockerError::Api { status, .. }) if status == StatusCode::NOT_FOUND => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Percent-encodes an image reference for a path, keeping the `/`, `:` and `@` it is made of
+/// (dockerd's image routes take the rest of the path as the name).
+fn encode_image(s: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b':')
+        .remove(b'@')
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'_');
+    percent_encoding::utf8_percent_encode(s, KEEP).to_string()
 }
 
 /// `since` as dockerd reads it: `seconds.nanoseconds`.
@@ -542,5 +749,10 @@ mod tests {
         assert_eq!(short_id("0123456789abcdef"), "0123456789ab");
         assert_eq!(short_id("abc"), "abc");
         assert_eq!(encode_segment("a/b"), "a%2Fb");
+        assert_eq!(
+            encode_image("registry.example:5000/team/app:1.2@sha256:ab"),
+            "registry.example:5000/team/app:1.2@sha256:ab"
+        );
+        assert_eq!(encode_image("a b?#"), "a%20b%3F%23");
     }
 }

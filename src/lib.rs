@@ -34,6 +34,7 @@
 //! layer's changes) to the `--tmpfs` and volume mounts that let it run with `--read-only`.
 
 pub mod advise;
+pub mod advise_run;
 pub mod audit;
 pub mod cli;
 pub mod decision;

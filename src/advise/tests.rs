@@ -997,3 +997,33 @@ fn json_schema_shape() {
     );
     assert_eq!(v["errors"][0]["target"], "nope");
 }
+
+#[test]
+fn text_rendering() {
+    let mut c = cfg("web");
+    c.env_keys = vec!["TOKEN".into()];
+    let mut changes = E2E_CHANGES.to_vec();
+    changes.extend([
+        ("/bin", C),
+        ("/bin/rm", D),
+        ("/app", C),
+        ("/app/config.json", C),
+    ]);
+    changes.push(("/app/state.db", A));
+    let text = render_text(&run(&c, &changes));
+    for line in [
+        "== container web (bb:latest)\n",
+        "\n  A /tmp/a            --tmpfs /tmp\n",
+        "\n  A /data/c           -v web-data:/data\n",
+        "\n  D /bin/rm           NOT COVERABLE: deleted in /bin, a system directory",
+        "\n  --tmpfs /var/cache               cache (the container created /var/cache)\n",
+        "\nwarning: the volume at /app covers image files the container changed or deleted \
+         (/app/config.json)",
+        "\n  docker run \\\n    --read-only \\\n    --name web \\\n    -e TOKEN \\\n",
+        "\n    --tmpfs /var/cache \\\n    bb:latest\n",
+        "\nOr with compose:\n\n  services:\n    web:\n      image: \"bb:latest\"\n",
+        "\nnote: environment values are not shown",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+}

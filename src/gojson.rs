@@ -396,11 +396,9 @@ impl<'de> Visitor<'de> for StringSliceVisitor<'_> {
                 Some(item) => items.push(item),
                 // StrSlice decodes into a fresh slice: a null element is the zero value "".
                 None if self.accept_string => items.push(String::new()),
-                None => {
-                    return Err(de::Error::custom(
-                        "null element in a string array (dockerd would keep an earlier value there)",
-                    ))
-                }
+                None => return Err(de::Error::custom(
+                    "null element in a string array (dockerd would keep an earlier value there)",
+                )),
             }
         }
         *self.target = Some(items);

@@ -1306,6 +1306,8 @@ fn strict_category(body: &[u8], err: &GoJsonError, go_trailing: bool) -> &'stati
         "nesting deeper than 128 (Go allows 10000)"
     } else if go_trailing && msg.contains("trailing") {
         "trailing data after the first value (20.10 ignores it, 23+ refuses it)"
+    } else if msg.contains("null element in a string array") {
+        "null element in a []string (Go keeps an earlier backing-array value there)"
     } else if (msg.contains("surrogate") || msg.contains("end of hex escape"))
         && body.windows(3).any(|w| w == b"\\uD" || w == b"\\ud")
     {

@@ -1521,24 +1521,49 @@ fn check_create(body: &[u8], go: &GoCreate, r: &mut Report) {
     }
 }
 
-fn check_service(body: &[u8], go: &GoService, r: &mut Report) {
-    let rust = match ServiceSpec::decode(body) {
-        Err(e) => {
-            if go.err.is_none() {
-                let category = strict_category(body, &e, go.trailing);
-                r.strict(category, body, format!("rust: {e}; go: {go:?}"));
-            } else {
-                r.both_refuse += 1;
-            }
-            return;
+/// Settles a body that either side refuses (counted in `r`); the Rust reading when both read it.
+fn both_read<T>(
+    body: &[u8],
+    kind: Kind,
+    rust: Result<T, GoJsonError>,
+    go: (&Option<String>, &str, bool),
+    go_debug: &dyn std::fmt::Debug,
+    r: &mut Report,
+) -> Option<T> {
+    let (go_err, go_errkind, go_trailing) = go;
+    match (rust, go_err) {
+        (Err(e), None) => {
+            let category = strict_category(body, &e, go_trailing);
+            r.strict(category, body, format!("rust: {e}; go: {go_debug:?}"));
+            None
         }
-        Ok(s) => s,
-    };
-    if let Some(err) = &go.err {
-        r.go_refuses(Kind::Service, &go.errkind, err, body);
-        return;
+        (Err(_), Some(_)) => {
+            r.both_refuse += 1;
+            None
+        }
+        (Ok(_), Some(err)) => {
+            r.go_refuses(kind, go_errkind, err, body);
+            None
+        }
+        (Ok(v), None) => {
+            r.both_read += 1;
+            Some(v)
+        }
     }
-    r.both_read += 1;
+}
+
+fn check_service(body: &[u8], go: &GoService, r: &mut Report) {
+    let go_view = (&go.err, go.errkind.as_str(), go.trailing);
+    let Some(rust) = both_read(
+        body,
+        Kind::Service,
+        ServiceSpec::decode(body),
+        go_view,
+        go,
+        r,
+    ) else {
+        return;
+    };
     let cs = rust.container_spec();
     let mine = (
         cs.is_some(),
@@ -1587,23 +1612,10 @@ fn check_service(body: &[u8], go: &GoService, r: &mut Report) {
 }
 
 fn check_exec(body: &[u8], go: &GoExec, r: &mut Report) {
-    let rust = match ExecConfig::decode(body) {
-        Err(e) => {
-            if go.err.is_none() {
-                let category = strict_category(body, &e, go.trailing);
-                r.strict(category, body, format!("rust: {e}; go: {go:?}"));
-            } else {
-                r.both_refuse += 1;
-            }
-            return;
-        }
-        Ok(e) => e,
-    };
-    if let Some(err) = &go.err {
-        r.go_refuses(Kind::Exec, &go.errkind, err, body);
+    let go_view = (&go.err, go.errkind.as_str(), go.trailing);
+    let Some(rust) = both_read(body, Kind::Exec, ExecConfig::decode(body), go_view, go, r) else {
         return;
-    }
-    r.both_read += 1;
+    };
     if rust.privileged != go.privileged {
         r.fail(
             "exec: Rust and Go read different values",

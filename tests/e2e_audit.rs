@@ -357,7 +357,43 @@ fn audit_and_watch_against_a_real_dockerd() {
     let health: serde_json::Value =
         serde_json::from_str(&scrape(&metrics_sock, "/health")).unwrap();
     assert_eq!(health["watch"], "connected");
+
+    // A swarm task: created by dockerd itself (no API call, no AuthZ request), caught by the
+    // watcher and named by service in the audit.
+    d.docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+    d.docker_ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--no-resolve-image",
+        "--name",
+        "svc",
+        "bb:latest",
+        "sleep",
+        "600",
+    ]);
+    let seen = wait_for("watch: swarm task", "\"swarm_service\":\"svc\"", || {
+        watcher.stdout()
+    });
+    let task_line = seen.lines().find(|l| l.contains("\"svc\"")).unwrap();
+    let task: serde_json::Value = serde_json::from_str(task_line).unwrap();
+    assert_eq!(task["rule"], "readonly-rootfs", "{task_line}");
+    assert!(
+        task["swarm_task"].as_str().unwrap().starts_with("svc.1."),
+        "{task_line}"
+    );
+    let (code, out, _) = guard(&["audit", "--host", &host, "--format", "json"]);
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let task_row = report["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["swarm_service"] == "svc")
+        .unwrap_or_else(|| panic!("no swarm task in {out}"));
+    assert_eq!(task_row["verdict"], "violation");
     watcher.stop();
+    d.docker_ok(&["service", "rm", "svc"]);
 
     // --stop: a writable container is stopped when it starts.
     let stopper = Watcher::start(&host, &["--stop", "--stop-timeout", "1"]);

@@ -1337,13 +1337,15 @@ pub fn sh_quote(arg: &str) -> String {
     }
 }
 
-/// A YAML scalar that YAML reads back as exactly `s` (a JSON string is a YAML double-quoted one).
+/// A compose scalar that reads back as exactly `s`: a JSON string is a YAML double-quoted one, and
+/// `$` is doubled because compose interpolates `$VAR` in every value.
 fn yaml_str(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serializes")
+    serde_json::to_string(&s.replace('$', "$$")).expect("a string serializes")
 }
 
 fn yaml_list(items: &[String]) -> String {
-    serde_json::to_string(items).expect("strings serialize")
+    let items: Vec<String> = items.iter().map(|i| i.replace('$', "$$")).collect();
+    serde_json::to_string(&items).expect("strings serialize")
 }
 
 fn compose_service_name(name: &str) -> String {

@@ -798,7 +798,7 @@ fn command_line_and_compose_rendering() {
     image: "nginx:1.25"
     read_only: true
     entrypoint: ["/bin/sh","-e"]
-    command: ["-c","echo it's $HOME"]
+    command: ["-c","echo it's $$HOME"]
     user: "1000:1000"
     working_dir: "/srv/app"
     restart: "on-failure:3"

@@ -1053,14 +1053,15 @@ pub fn advise(cfg: &ContainerConfig, changes: &[Change], opts: &Options) -> Advi
     let layer = Layer {
         kinds: changes.iter().map(|c| (c.path.as_str(), c.kind)).collect(),
     };
-    // Written paths: nothing listed below them. BTreeMap order puts a directory's entries
-    // right after it, so a path is a leaf unless the next one is below it.
-    let sorted: Vec<(&str, ChangeKind)> = layer.kinds.iter().map(|(p, k)| (*p, *k)).collect();
-    let leaves: Vec<(&str, ChangeKind)> = sorted
+    // Written paths: nothing listed below them (linear in the number of entries times depth:
+    // a package install writes tens of thousands).
+    let with_entries_below: BTreeSet<&str> =
+        layer.kinds.keys().flat_map(|p| ancestors(p)).collect();
+    let leaves: Vec<(&str, ChangeKind)> = layer
+        .kinds
         .iter()
-        .enumerate()
-        .filter(|(i, (p, _))| !sorted[i + 1..].iter().any(|(q, _)| is_strictly_under(q, p)))
-        .map(|(_, e)| *e)
+        .filter(|(p, _)| !with_entries_below.contains(*p))
+        .map(|(p, k)| (*p, *k))
         .collect();
 
     let mut warnings = Vec::new();
@@ -1606,6 +1607,9 @@ pub fn run_command_multiline(argv: &[String]) -> String {
     out
 }
 
+/// Written paths listed in the text form before it cuts the list short.
+pub const TEXT_MAX_PATHS: usize = 50;
+
 /// The human-readable form of one advice.
 pub fn render_text(a: &Advice) -> String {
     let mut s = String::new();
@@ -1619,8 +1623,21 @@ pub fn render_text(a: &Advice) -> String {
         s.push_str("No writes to the root filesystem: --read-only needs no extra mount.\n");
     } else {
         s.push_str("\nWritten paths and what covers them:\n");
-        let width = a.paths.iter().map(|p| p.path.len()).max().unwrap_or(0);
-        for p in &a.paths {
+        let shown = if a.paths.len() > TEXT_MAX_PATHS {
+            TEXT_MAX_PATHS - 10
+        } else {
+            a.paths.len()
+        };
+        // Paths that cannot be covered first: they are what needs reading.
+        let mut ordered: Vec<&PathCover> =
+            a.paths.iter().filter(|p| p.covered_by.is_none()).collect();
+        ordered.extend(a.paths.iter().filter(|p| p.covered_by.is_some()));
+        let width = ordered[..shown]
+            .iter()
+            .map(|p| p.path.len())
+            .max()
+            .unwrap_or(0);
+        for p in &ordered[..shown] {
             let what = match &p.covered_by {
                 Some(c) if c.proposed => a
                     .mounts
@@ -1632,6 +1649,13 @@ pub fn render_text(a: &Advice) -> String {
                 None => format!("NOT COVERABLE: {}", p.problem.as_deref().unwrap_or("")),
             };
             let _ = writeln!(s, "  {} {:width$}  {what}", p.change.letter(), p.path);
+        }
+        if shown < a.paths.len() {
+            let _ = writeln!(
+                s,
+                "  ... and {} more (--format json lists every one)",
+                a.paths.len() - shown
+            );
         }
     }
     if !a.mounts.is_empty() {

@@ -450,6 +450,9 @@ fn run_advise(args: AdviseArgs) -> Result<ExitCode> {
     {
         anyhow::bail!("{} is given as both --tmpfs and --volume", dup.path);
     }
+    if args.image.is_none() && !args.env.is_empty() {
+        anyhow::bail!("--env sets the environment of an --image trial; it needs --image");
+    }
     for e in &args.env {
         if !e.contains('=') || e.starts_with('=') {
             anyhow::bail!("--env {e:?}: KEY=VALUE expected");

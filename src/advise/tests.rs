@@ -1027,3 +1027,47 @@ fn text_rendering() {
         assert!(text.contains(line), "{line:?} not in:\n{text}");
     }
 }
+
+#[test]
+fn many_changes_stay_fast_and_the_text_is_cut_short() {
+    // What a package install at run time leaves: tens of thousands of entries.
+    let mut changes: Vec<(String, ChangeKind)> = vec![
+        ("/app".into(), C),
+        ("/app/data".into(), A),
+        ("/usr".into(), C),
+        ("/usr/lib".into(), C),
+    ];
+    for i in 0..20_000 {
+        changes.push((format!("/app/data/{i}"), A));
+        changes.push((format!("/usr/lib/f{i}.so"), A));
+    }
+    let changes: Vec<Change> = changes.iter().map(|(p, k)| Change::new(p, *k)).collect();
+    let start = std::time::Instant::now();
+    let a = advise(&cfg("web"), &changes, &Options::new("t", Source::Container));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(mounts(&a), [("volume", "/app/data")]);
+    assert_eq!(a.paths.len(), 40_000);
+    assert_eq!(a.mounts[0].covers.len(), 20_000);
+    let text = render_text(&a);
+    assert!(
+        text.contains("... and 39960 more (--format json lists every one)"),
+        "{text}"
+    );
+    // The uncoverable ones are listed first.
+    assert!(text.contains("  A /usr/lib/f0.so"), "{text}");
+    assert!(text.lines().count() < 120);
+}
+
+#[test]
+fn leaves_with_names_sorting_between_a_directory_and_its_entries() {
+    // "/srv b" sorts between "/srv" and "/srv/c" (space < '/'): "/srv" is still not a leaf.
+    let a = run(&cfg("web"), &[("/srv", C), ("/srv b", A), ("/srv/c", A)]);
+    let written: Vec<&str> = a.paths.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(written, ["/srv b", "/srv/c"]);
+    assert_eq!(cover(&a, "/srv/c"), Some(("volume", "/srv", true)));
+    assert_eq!(cover(&a, "/srv b"), None, "a file directly in /");
+}

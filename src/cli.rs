@@ -1,19 +1,24 @@
 //! The `rootfs-guard` command line: flag definitions (clap) and the small shells that connect
 //! them to the library. Nothing here decides anything; see [`crate::decision`].
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 
+use crate::audit;
 use crate::decision::decide;
+use crate::docker_client::{DockerClient, DEFAULT_DOCKER_HOST};
 use crate::logging::{self, LogFormat};
+use crate::metrics::{self, MetricsAddr};
 use crate::policy::{Policy, DEFAULT_POLICY_JSON};
 use crate::server::{self, Limits, PolicyStore, State};
+use crate::watch;
 use crate::wire::AuthZRequest;
 
 #[derive(Debug, Parser)]
@@ -42,6 +47,100 @@ pub enum Command {
     Check(CheckArgs),
     /// Check a policy file and print it as it will be applied (exit 0 valid, 2 invalid).
     Validate(ValidateArgs),
+    /// Audit existing containers against the policy (CIS 5.12), through the Docker Engine API.
+    ///
+    /// Every container (or only running ones) is judged by the rules `serve` enforces at create
+    /// time. Exit status: 0 no violations, 1 violations, 2 error (daemon unreachable, a container
+    /// that could not be inspected, a bad policy).
+    Audit(AuditArgs),
+    /// Follow Docker events and report every container that violates the policy when it is
+    /// created or started (swarm tasks, containers created while the plugin was off).
+    ///
+    /// Reconnects with backoff when dockerd restarts. Stops on SIGINT/SIGTERM.
+    Watch(WatchArgs),
+}
+
+/// The Docker daemon to talk to.
+#[derive(Debug, Args)]
+pub struct DockerArgs {
+    /// Docker daemon socket; only unix sockets are supported.
+    /// Default: $DOCKER_HOST when set and not empty, else unix:///var/run/docker.sock.
+    #[arg(long = "host", short = 'H', value_name = "unix:///PATH")]
+    pub host: Option<String>,
+}
+
+impl DockerArgs {
+    fn client(&self) -> Result<DockerClient> {
+        let host = self
+            .host
+            .clone()
+            .or_else(|| env_setting("DOCKER_HOST"))
+            .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_owned());
+        Ok(DockerClient::new(&host)?)
+    }
+}
+
+/// Output of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// Aligned table for people (colour on a terminal), then a summary line.
+    #[default]
+    Table,
+    /// One JSON document for tools (schema in the README).
+    Json,
+}
+
+/// Output of `watch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum WatchFormat {
+    /// One text line per violating container.
+    #[default]
+    Text,
+    /// One JSON object per line (the audit's container fields plus event, time_nano, stopped).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub docker: DockerArgs,
+    /// Policy file (JSON), as given to `serve`. Default: $ROOTFS_GUARD_POLICY when set and not
+    /// empty, else the embedded default.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Only running containers (default: all, whatever their state).
+    #[arg(long)]
+    pub running: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+    /// Containers inspected at once.
+    #[arg(long, default_value_t = audit::DEFAULT_CONCURRENCY, value_name = "N")]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub docker: DockerArgs,
+    /// Policy file (JSON), as given to `serve`. Default: $ROOTFS_GUARD_POLICY when set and not
+    /// empty, else the embedded default.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Stop violating containers when they start. A blunt instrument: the workload has already
+    /// started and is killed after the grace period; prefer enforcement at create time.
+    #[arg(long)]
+    pub stop: bool,
+    /// Seconds a stopped container gets to exit before it is killed.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", requires = "stop")]
+    pub stop_timeout: u32,
+    /// Output format of the violator lines on stdout.
+    #[arg(long, value_enum, default_value_t = WatchFormat::Text)]
+    pub format: WatchFormat,
+    /// Format of the log lines on stderr (connection state, errors). Default:
+    /// $ROOTFS_GUARD_LOG_FORMAT when set and not empty, else text.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 #[derive(Debug, Args)]
@@ -51,17 +150,29 @@ pub struct ServeArgs {
     #[arg(long, default_value = server::DEFAULT_SOCKET, value_name = "PATH")]
     pub socket: PathBuf,
     /// Policy file (JSON); without it the embedded default applies. SIGHUP reloads it.
-    #[arg(long, env = "ROOTFS_GUARD_POLICY", value_name = "FILE")]
+    /// Default: $ROOTFS_GUARD_POLICY when set and not empty.
+    #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// Log line format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "ROOTFS_GUARD_LOG_FORMAT")]
-    pub log_format: LogFormat,
+    /// Log line format. Default: $ROOTFS_GUARD_LOG_FORMAT when set and not empty, else text.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
     /// Largest AuthZ request accepted, in bytes; larger requests are denied unread.
     #[arg(long, default_value_t = 8 << 20, value_name = "BYTES")]
     pub max_request_bytes: usize,
     /// Seconds allowed to receive one request.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub read_timeout: u64,
+    /// Serve Prometheus metrics (/metrics) and /health here: IP:PORT (keep it on loopback,
+    /// 127.0.0.1:9323) or unix:/path/to/metrics.sock. Never the plugin socket.
+    /// Default: $ROOTFS_GUARD_METRICS_ADDR when set and not empty, else no metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<MetricsAddr>,
+    /// Also follow Docker events and log violating containers (see `rootfs-guard watch`);
+    /// dockerd being down never affects the plugin.
+    #[arg(long)]
+    pub watch: bool,
+    #[command(flatten)]
+    pub docker: DockerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +208,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => check(args),
         Command::Validate(args) => validate(args),
+        Command::Audit(args) => run_audit(args),
+        Command::Watch(args) => run_watch(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("rootfs-guard: {e:#}");
@@ -104,8 +217,37 @@ pub fn main() -> ExitCode {
     })
 }
 
-fn serve(args: ServeArgs) -> Result<()> {
-    logging::init(args.log_format);
+/// An environment variable, where unset and empty mean the same (a managed plugin's settable
+/// env has a value even when the operator set nothing).
+fn env_setting(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `--log-format`, else $ROOTFS_GUARD_LOG_FORMAT, else text.
+fn log_format(flag: Option<LogFormat>) -> Result<LogFormat> {
+    Ok(match (flag, env_setting("ROOTFS_GUARD_LOG_FORMAT")) {
+        (Some(f), _) => f,
+        (None, Some(v)) => v.parse().map_err(anyhow::Error::msg)?,
+        (None, None) => LogFormat::Text,
+    })
+}
+
+/// `--policy`, else $ROOTFS_GUARD_POLICY (as `serve` reads it), else the embedded default.
+fn policy_setting(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| env_setting("ROOTFS_GUARD_POLICY").map(PathBuf::from))
+}
+
+fn serve(mut args: ServeArgs) -> Result<()> {
+    if args.policy.is_none() {
+        args.policy = env_setting("ROOTFS_GUARD_POLICY").map(PathBuf::from);
+    }
+    if args.metrics_addr.is_none() {
+        args.metrics_addr = env_setting("ROOTFS_GUARD_METRICS_ADDR")
+            .map(|v| v.parse::<MetricsAddr>())
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+    }
+    logging::init(log_format(args.log_format)?);
     let store =
         PolicyStore::open(args.policy.clone()).context("cannot start without a valid policy")?;
     let policy = store.current();
@@ -113,6 +255,16 @@ fn serve(args: ServeArgs) -> Result<()> {
         max_request_bytes: args.max_request_bytes,
         read_timeout: Duration::from_secs(args.read_timeout.max(1)),
         ..Limits::default()
+    };
+    if let Some(MetricsAddr::Unix(path)) = &args.metrics_addr {
+        if path == &args.socket {
+            anyhow::bail!("--metrics-addr must not be the plugin socket");
+        }
+    }
+    let watcher_client = if args.watch {
+        Some(args.docker.client()?)
+    } else {
+        None
     };
     let state = State::new(store, limits);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -136,8 +288,98 @@ fn serve(args: ServeArgs) -> Result<()> {
             version = env!("CARGO_PKG_VERSION"),
             "listening"
         );
-        server::run(listener, owned_socket, state).await?;
+        let mut tasks = Vec::new();
+        if let Some(addr) = &args.metrics_addr {
+            let listener = addr
+                .bind()
+                .await
+                .with_context(|| format!("cannot serve metrics on {addr}"))?;
+            tracing::info!(addr = %addr, "serving /metrics and /health");
+            tasks.push(tokio::spawn(metrics::serve(listener, state.metrics.clone())));
+        }
+        if let Some(client) = watcher_client {
+            let store_state = state.clone();
+            let policy: watch::PolicySource = Arc::new(move || store_state.policy.current());
+            let opts = watch::Options {
+                output: watch::Output::Log,
+                stop: false,
+                stop_grace: 10,
+            };
+            let metrics = Some(state.metrics.clone());
+            tasks.push(tokio::spawn(watch::run(client, policy, opts, metrics)));
+        }
+        let result = server::run(listener, owned_socket, state).await;
+        for task in tasks {
+            task.abort();
+        }
+        if let Some(MetricsAddr::Unix(path)) = &args.metrics_addr {
+            let _ = std::fs::remove_file(path);
+        }
+        result?;
         Ok(())
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run_audit(args: AuditArgs) -> Result<ExitCode> {
+    let policy = load_policy(policy_setting(args.policy).as_ref())?;
+    let client = args.docker.client()?;
+    let opts = audit::Options {
+        running_only: args.running,
+        concurrency: args.concurrency.max(1),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = runtime()?.block_on(audit::run(&client, &policy, &opts))?;
+    for e in &report.errors {
+        eprintln!("rootfs-guard: {e}");
+    }
+    let text = match args.format {
+        AuditFormat::Json => report.to_json() + "\n",
+        AuditFormat::Table => {
+            let out = std::io::stdout();
+            let colour = out.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            report.to_table(colour)
+        }
+    };
+    print!("{text}");
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+fn run_watch(args: WatchArgs) -> Result<ExitCode> {
+    logging::init(log_format(args.log_format)?);
+    let policy = Arc::new(load_policy(policy_setting(args.policy).as_ref())?);
+    let client = args.docker.client()?;
+    let opts = watch::Options {
+        output: match args.format {
+            WatchFormat::Text => watch::Output::Text,
+            WatchFormat::Json => watch::Output::Json,
+        },
+        stop: args.stop,
+        stop_grace: args.stop_timeout,
+    };
+    tracing::info!(
+        host = %client.host(),
+        fingerprint = %policy.fingerprint(),
+        stop = args.stop,
+        "watching container events"
+    );
+    let source: watch::PolicySource = Arc::new(move || policy.clone());
+    runtime()?.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            () = watch::run(client, source, opts, None) => {}
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        Ok(ExitCode::SUCCESS)
     })
 }
 

@@ -26,10 +26,12 @@ log() { echo "fetch-dockerd: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 refresh=0
+print_sources=0
 case "${1:-}" in
   --refresh) refresh=1 ;;
+  --print-sources) print_sources=1 ;; # show the derived apt sources, fetch nothing
   "") ;;
-  *) die "usage: $0 [--refresh]" ;;
+  *) die "usage: $0 [--refresh | --print-sources]" ;;
 esac
 [ "${CI:-}" = true ] && refresh=1
 
@@ -51,19 +53,23 @@ mkdir -p "$(dirname "$cache")"
 exec 9>"$cache.lock"
 flock 9
 
-if [ "$refresh" = 0 ] && verify_tree "$cache"; then
-  log "reusing $cache ($(cat "$cache/COMPLETE" | tr '\n' ' '))"
+if [ "$refresh" = 0 ] && [ "$print_sources" = 0 ] && verify_tree "$cache"; then
+  log "reusing $cache ($(tr '\n' ' ' <"$cache/COMPLETE"))"
   prefix_of "$cache"
   exit 0
 fi
 
-command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null \
-  || die "needs apt-get and dpkg-deb (a Debian machine)"
+for tool in apt-get apt-config dpkg-deb; do
+  command -v "$tool" >/dev/null || die "needs $tool (a Debian machine)"
+done
 
 # Derive the $suite entries from the machine's own apt sources: every entry for the installed
 # release's codename, with the suite substituted. No mirror is named here.
+# shellcheck source=/dev/null
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 [ -n "$codename" ] || die "cannot tell the release codename from /etc/os-release"
+sources_list=/etc/apt/sources.list
+sources_parts=/etc/apt/sources.list.d
 eval "$(apt-config shell sources_list Dir::Etc::sourcelist/f sources_parts Dir::Etc::sourceparts/d)"
 
 work=$(mktemp -d "$cache.new.XXXXXX")
@@ -124,6 +130,10 @@ for f in "$sources_parts"/*.sources; do
 done
 grep -q . "$work/apt/sources.list" "$work/apt/sources.list.d/$suite.sources" 2>/dev/null \
   || die "no apt source for '$codename' in $sources_list or $sources_parts to derive '$suite' from"
+if [ "$print_sources" = 1 ]; then
+  cat "$work/apt/sources.list" "$work/apt/sources.list.d/$suite.sources"
+  exit 0
+fi
 
 # Private everything: sources, lists, caches, and an empty dpkg status, so neither the system's
 # package lists nor its installed packages are read or written.
@@ -147,8 +157,9 @@ log "apt-get download ${packages[*]/%//$suite}"
 
 : >"$work/COMPLETE.new"
 for p in "${packages[@]}"; do
-  deb=$(ls "$work/debs/${p}"_*.deb 2>/dev/null | head -n1)
-  [ -n "$deb" ] || die "apt-get download gave no $p package"
+  debs=("$work/debs/${p}"_*.deb)
+  deb=${debs[0]}
+  [ -f "$deb" ] || die "apt-get download gave no $p package"
   dpkg-deb -x "$deb" "$work/root"
   echo "$p $(dpkg-deb -f "$deb" Version)" >>"$work/COMPLETE.new"
 done

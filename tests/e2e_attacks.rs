@@ -81,6 +81,52 @@ fn attacks_on_standalone_plugin() {
         });
     }
 
+    // dockerd 23+ refuses trailing data itself ("unexpected content after JSON", 400) while 20.10
+    // creates a writable container from the first value (see e2e_harness). Authorization runs
+    // before the handler decodes the body: on every version the guard is the one that answers.
+    cases.run(&d, "trailing data: the guard answers before dockerd's parser", || {
+        let body = r#"{"Image":"bb:latest","HostConfig":{"ReadonlyRootfs":false}} {"HostConfig":{"ReadonlyRootfs":true}}"#;
+        let (status, msg) = raw_create(&d, "/v1.41/containers/create", body);
+        assert_eq!(status, 403, "{}: {msg}", d.version());
+        let guard = format!("{denied_by}: readonly-rootfs: cannot verify the create request");
+        assert!(msg.starts_with(&guard), "{}: {msg}", d.version());
+        assert!(!msg.contains("unexpected content after JSON"), "{msg}");
+        assert!(d.container_ids().is_empty());
+    });
+
+    // Read-only on 20.10 and 26.1 (see e2e_harness), writable on 27.0.1+: denied everywhere,
+    // with the fix in the message.
+    cases.run(
+        &d,
+        "top-level ReadonlyRootfs is denied with a pointer to HostConfig",
+        || {
+            let (status, msg) = raw_create(
+                &d,
+                "/v1.41/containers/create",
+                r#"{"Image":"bb:latest","Cmd":["true"],"ReadonlyRootfs":true}"#,
+            );
+            assert_eq!(status, 403, "{msg}");
+            assert!(
+                msg.starts_with(&format!("{denied_by}: readonly-rootfs: ")),
+                "{msg}"
+            );
+            assert!(
+                msg.contains("dockerd 27+")
+                    && msg.contains(r#"{"HostConfig":{"ReadonlyRootfs":true}}"#),
+                "the message must tell the user to put it under HostConfig: {msg}"
+            );
+            // The same setting under HostConfig is allowed.
+            let (status, msg) = raw_create(
+                &d,
+                "/v1.41/containers/create?name=underhc",
+                r#"{"Image":"bb:latest","Cmd":["true"],"HostConfig":{"ReadonlyRootfs":true}}"#,
+            );
+            assert_eq!(status, 201, "{msg}");
+            assert!(d.is_read_only("underhc"));
+            d.docker_ok(&["rm", "underhc"]);
+        },
+    );
+
     cases.run(&d, "encoded and absolute paths are still creates", || {
         let writable = json!({"Image": "bb:latest", "Cmd": ["true"]});
         for path in [

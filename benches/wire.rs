@@ -16,7 +16,9 @@
 //! Traffic goes only to unix sockets in a private temp dir; every loop is bounded in time and count.
 //! Knobs: `ROOTFS_GUARD_BENCH_QUICK=1` (short runs while developing),
 //! `ROOTFS_GUARD_BENCH_STAGES=throughput,memory,soak,startup` (a subset),
-//! `ROOTFS_GUARD_BENCH_BODIES=3KB,20KB,1MiB` (a subset of the throughput matrix).
+//! `ROOTFS_GUARD_BENCH_BODIES=3KB,20KB,1MiB` (a subset of the throughput matrix),
+//! `ROOTFS_GUARD_BENCH_SOAK_DECISIONS` (default 2,000,000), `ROOTFS_GUARD_BENCH_BIN` (another
+//! rootfs-guard build to measure, e.g. before/after a change).
 
 mod common;
 mod servers;
@@ -437,7 +439,10 @@ impl Bench {
     /// 2,000,000 mixed decisions on one rootfs-guard process over 16 connections, RSS sampled
     /// every 100 ms.
     fn soak(&self) -> Value {
-        let total: u64 = if self.quick { 100_000 } else { 2_000_000 };
+        let total: u64 = std::env::var("ROOTFS_GUARD_BENCH_SOAK_DECISIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if self.quick { 100_000 } else { 2_000_000 });
         let time_limit = Duration::from_secs(if self.quick { 60 } else { 300 });
         let mix = Arc::new(soak_mix());
         let server = ServerProcess::start(ServerKind::Guard, &self.socket("soak"), None);
@@ -488,6 +493,9 @@ impl Bench {
                 .unwrap_or(0)
         };
         let (start, mid, end) = (at(0.0, 0.1), at(0.45, 0.55), at(0.9, 1.0));
+        let deciles: Vec<u64> = (0..10)
+            .map(|i| at(i as f64 / 10.0, (i + 1) as f64 / 10.0))
+            .collect();
         let decisions = out.completed + out.errors;
         let result = json!({
             "decisions": decisions,
@@ -505,12 +513,13 @@ impl Bench {
             "rss_mid_kib": mid,
             "rss_end_kib": end,
             "rss_after_kib": end_rss,
+            "rss_max_per_decile_kib": deciles,
             "hwm_kib": hwm,
             "samples": samples.len(),
             "mix": mix_summary(&mix),
         });
         eprintln!(
-            "  soak: {decisions} decisions in {:.1} s, {} errors; RSS idle {idle_rss}, max over first/middle/last 10 %: {start} / {mid} / {end} KiB, after {end_rss} KiB, VmHWM {hwm} KiB",
+            "  soak: {decisions} decisions in {:.1} s, {} errors; RSS idle {idle_rss}, max over first/middle/last 10 %: {start} / {mid} / {end} KiB, after {end_rss} KiB, VmHWM {hwm} KiB; per decile {deciles:?}",
             elapsed.as_secs_f64(),
             out.errors,
         );

@@ -15,10 +15,12 @@
 //!   and running `dockerd` (e.g. an unpacked newer dockerd + containerd).
 #![allow(dead_code, unused_imports)]
 
+mod activation;
 mod dockerd;
 mod http;
 mod plugin;
 
+pub use activation::{plugin_call, socket_activated_command, ActivatedPlugin, ListenEnv};
 pub use dockerd::PrivateDockerd;
 pub use http::{ApiBody, RawResponse};
 pub use plugin::PluginProcess;

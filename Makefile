@@ -6,13 +6,13 @@ DOCKER  ?= docker
 PREFIX  ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-BIN     ?= target/release/rootfs-guard
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+BIN     ?= $(TARGET_DIR)/release/rootfs-guard
 
 # Standalone install layout. Units go where the local admin's units go for a /usr/local install,
 # into the distribution's unit directory otherwise (PREFIX=/usr for packages).
 BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
-DOCDIR     ?= $(PREFIX)/share/doc/rootfs-guard
 ifeq ($(PREFIX),/usr/local)
 UNITDIR    ?= /etc/systemd/system
 else
@@ -23,7 +23,7 @@ POLICY     := $(SYSCONFDIR)/rootfs-guard/policy.json
 # Managed plugin. PLUGIN_NAME/PLUGIN_TAG/PLUGIN_BUILD_DIR/POLICY_DIR can be overridden (the e2e
 # tests aim these targets at a private dockerd with DOCKER_HOST and a unique name).
 HOST_TRIPLE      := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
-STATIC_BIN       := target/$(HOST_TRIPLE)/release/rootfs-guard
+STATIC_BIN       := $(TARGET_DIR)/$(HOST_TRIPLE)/release/rootfs-guard
 PLUGIN_NAME      ?= rootfs-guard
 PLUGIN_TAG       ?= $(VERSION)
 PLUGIN           := $(PLUGIN_NAME):$(PLUGIN_TAG)
@@ -39,7 +39,7 @@ build:
 	$(CARGO) build --release --locked
 
 # Cargo decides whether it is up to date; a BIN given on the command line is used as it is.
-target/release/rootfs-guard: FORCE
+$(TARGET_DIR)/release/rootfs-guard: FORCE
 	$(CARGO) build --release --locked
 
 ## run: build and serve on /run/docker/plugins/rootfs-guard.sock with the embedded default policy
@@ -94,7 +94,7 @@ plugin-remove:
 
 ## install: binary, default policy (kept if present), systemd units and the docker.service drop-in
 install: $(BIN)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)/docker.service.d $(DESTDIR)$(DOCDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)/docker.service.d
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/rootfs-guard
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/rootfs-guard
 	@if [ -e $(DESTDIR)$(POLICY) ]; then \
@@ -105,25 +105,22 @@ install: $(BIN)
 			&& echo "installed the default policy as $(DESTDIR)$(POLICY)"; \
 	fi
 	for unit in rootfs-guard.service rootfs-guard.socket; do \
-		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 			systemd/$$unit.in > $(DESTDIR)$(UNITDIR)/$$unit.tmp \
 		&& chmod 0644 $(DESTDIR)$(UNITDIR)/$$unit.tmp \
 		&& mv $(DESTDIR)$(UNITDIR)/$$unit.tmp $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
 	done
 	install -m 0644 systemd/docker.service.d-rootfs-guard.conf \
 		$(DESTDIR)$(UNITDIR)/docker.service.d/rootfs-guard.conf
-	install -m 0644 docs/install.md $(DESTDIR)$(DOCDIR)/install.md
 	@echo "next: systemctl daemon-reload && systemctl enable --now rootfs-guard.socket rootfs-guard.service"
-	@echo "then enable it in dockerd: docs/install.md, 'Enable in dockerd'"
+	@echo "then enable it in dockerd: see 'Enable in dockerd' in the install documentation"
 
 ## uninstall: remove what `make install` installed except the policy file (stop the units first)
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/rootfs-guard
 	rm -f $(DESTDIR)$(UNITDIR)/rootfs-guard.service $(DESTDIR)$(UNITDIR)/rootfs-guard.socket
 	rm -f $(DESTDIR)$(UNITDIR)/docker.service.d/rootfs-guard.conf
-	-rmdir $(DESTDIR)$(UNITDIR)/docker.service.d 2>/dev/null
-	rm -f $(DESTDIR)$(DOCDIR)/install.md
-	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@rmdir $(DESTDIR)$(UNITDIR)/docker.service.d 2>/dev/null || true
 	@if [ -e $(DESTDIR)$(POLICY) ]; then echo "kept $(DESTDIR)$(POLICY) (remove it by hand)"; fi
 
 clean:

@@ -103,7 +103,7 @@ fn make_install_and_uninstall_with_destdir() {
     );
     let socket_text = read(&socket);
     for text in [&service_text, &socket_text] {
-        for placeholder in ["@BINDIR@", "@SYSCONFDIR@", "@DOCDIR@"] {
+        for placeholder in ["@BINDIR@", "@SYSCONFDIR@"] {
             assert!(
                 !text.contains(placeholder),
                 "{placeholder} left in:\n{text}"

@@ -469,6 +469,22 @@ fn managed_plugin() {
             d.docker_ok(&["ps"]);
             let created = d.docker_ok(&["create", "bb:latest", "true"]);
             d.docker_ok(&["rm", &created]);
+            let state = d.data_root().join(format!("plugins/{id}/config.json"));
+            let state: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&state).expect("plugin state file")).unwrap();
+            // The plugin stays installed and enabled: that state is in the data root.
+            assert_eq!(state["plugin"]["Enabled"], json!(true), "{state}");
+
+            // Or: fix the policy and restart dockerd with the plugin again.
+            write_policy(&policy_dir, DEFAULT_POLICY_JSON);
+            let t = Instant::now();
+            d.restart(&[&flag]);
+            eprintln!("recovery: fixed policy, dockerd with the plugin up in {:.1?}", t.elapsed());
+            let err = d.docker_fails(&["create", "bb:latest", "sh"]);
+            assert!(err.contains(&denied_by), "guard not back: {err}");
+
+            // Uninstall: out of dockerd first, then disable and remove.
+            d.restart(&[]);
             make_ok(d, &["plugin-remove", &name_arg], Duration::from_secs(60));
             let list = d.docker_ok(&["plugin", "ls", "--format", "{{.Name}}"]);
             assert!(!list.contains(&name), "plugin not removed: {list}");

@@ -337,8 +337,11 @@ impl GoDecode for GoStringMap {
     }
 }
 
-/// A Go `[]string`: `null` sets it to nil, an array replaces it (elements `null` become ""),
-/// anything else fails the decode.
+/// A Go `[]string`: `null` sets it to nil, an array of strings replaces it, anything else fails
+/// the decode. A `null` *element* is refused: Go decodes an array into the slice already there,
+/// and a `null` element leaves whatever that slice's backing array held at that index (even past
+/// its old length), so `["SYS_ADMIN"]` then `[null]` is `["SYS_ADMIN"]` in dockerd. No real client
+/// sends null elements; refusing them is exact for everything we accept.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct GoStringSlice(pub Option<Vec<String>>);
 
@@ -388,25 +391,18 @@ impl<'de> Visitor<'de> for StringSliceVisitor<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut items = Vec::new();
-        loop {
-            let mut item = String::new();
-            match seq.next_element_seed(OptionalInto(&mut item))? {
-                Some(()) => items.push(item),
-                None => break,
+        while let Some(item) = seq.next_element::<Option<String>>()? {
+            match item {
+                Some(item) => items.push(item),
+                // StrSlice decodes into a fresh slice: a null element is the zero value "".
+                None if self.accept_string => items.push(String::new()),
+                None => return Err(de::Error::custom(
+                    "null element in a string array (dockerd would keep an earlier value there)",
+                )),
             }
         }
         *self.target = Some(items);
         Ok(())
-    }
-}
-
-/// Seed for sequence elements (the element exists once the seed runs).
-struct OptionalInto<'a, T>(&'a mut T);
-
-impl<'de, T: GoDecode> DeserializeSeed<'de> for OptionalInto<'_, T> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
-        self.0.go_decode(de)
     }
 }
 
@@ -589,6 +585,14 @@ mod tests {
         assert_eq!(caps(r#"{"Caps":["A"],"caps":null}"#), None);
         assert!(outer(r#"{"Caps":[1]}"#).is_err());
         assert!(outer(r#"{"List":"x"}"#).is_err());
+        // Plain []string: later arrays replace, null elements are refused (Go would keep the
+        // earlier backing-array value at that index: found by the Go oracle).
+        assert_eq!(
+            outer(r#"{"List":["A","B"],"list":["C"]}"#).unwrap().list.0,
+            Some(vec!["C".to_string()])
+        );
+        assert!(outer(r#"{"List":["SYS_ADMIN"],"List":[null]}"#).is_err());
+        assert!(outer(r#"{"List":[null]}"#).is_err());
     }
 
     #[test]

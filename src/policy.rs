@@ -297,6 +297,13 @@ mod tests {
     }
 
     #[test]
+    fn example_policy_file_is_valid() {
+        let text = include_str!("../examples/policy.json");
+        let p = Policy::from_json(text, "examples/policy.json").unwrap();
+        assert_eq!(p.admins, vec!["ops-admin".to_string()]);
+    }
+
+    #[test]
     fn full_policy() {
         let p = Policy::from_json(
             r#"{"mode":"audit","allow_labels":[{"key":"a","value":"b"},{"key":"c","value":""}]}"#,

@@ -27,6 +27,7 @@ use tracing::{error, info, warn};
 
 use crate::decision::{decide, Decision};
 use crate::logging::log_decision;
+use crate::metrics::Metrics;
 use crate::policy::{Policy, PolicyError};
 use crate::wire::{ActivateResponse, AuthZRequest, AuthZResponse, PLUGIN_CONTENT_TYPE};
 
@@ -103,15 +104,23 @@ impl PolicyStore {
 pub struct State {
     pub policy: PolicyStore,
     pub limits: Limits,
+    /// Counts every decision; exported only when `serve --metrics-addr` is given.
+    pub metrics: Arc<Metrics>,
     decisions: Semaphore,
 }
 
 impl State {
     pub fn new(policy: PolicyStore, limits: Limits) -> Arc<Self> {
+        Self::with_metrics(policy, limits, Arc::new(Metrics::new()))
+    }
+
+    pub fn with_metrics(policy: PolicyStore, limits: Limits, metrics: Arc<Metrics>) -> Arc<Self> {
         let permits = limits.max_concurrent_decisions.max(1);
+        metrics.policy_loaded(&policy.current());
         Arc::new(State {
             policy,
             limits,
+            metrics,
             decisions: Semaphore::new(permits),
         })
     }
@@ -307,6 +316,7 @@ async fn handle(
     state: Arc<State>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if req.method() != Method::POST {
+        state.metrics.request_error("method-not-allowed");
         return Ok(json_response(
             StatusCode::METHOD_NOT_ALLOWED,
             &ErrorBody {
@@ -315,13 +325,20 @@ async fn handle(
         ));
     }
     let response = match req.uri().path() {
-        "/Plugin.Activate" => json_response(StatusCode::OK, &ActivateResponse::default()),
+        "/Plugin.Activate" => {
+            state.metrics.request("Plugin.Activate");
+            json_response(StatusCode::OK, &ActivateResponse::default())
+        }
         "/AuthZPlugin.AuthZReq" => {
+            state.metrics.request("AuthZPlugin.AuthZReq");
+            let started = std::time::Instant::now();
             let decision = authz_request(req, &state).await;
+            state.metrics.decision(&decision, started.elapsed());
             log_decision(&decision);
             json_response(StatusCode::OK, &decision.response())
         }
         "/AuthZPlugin.AuthZRes" => {
+            state.metrics.request("AuthZPlugin.AuthZRes");
             // Nothing to decide after the fact (denying here cannot undo the call); the body,
             // which may be large, is discarded as it streams in.
             discard_body(req.into_body(), state.limits.read_timeout).await;
@@ -334,12 +351,15 @@ async fn handle(
                 },
             )
         }
-        _ => json_response(
-            StatusCode::NOT_FOUND,
-            &ErrorBody {
-                err: "unknown plugin endpoint",
-            },
-        ),
+        _ => {
+            state.metrics.request_error("unknown-endpoint");
+            json_response(
+                StatusCode::NOT_FOUND,
+                &ErrorBody {
+                    err: "unknown plugin endpoint",
+                },
+            )
+        }
     };
     Ok(response)
 }
@@ -436,8 +456,14 @@ pub async fn run(
     let reloader = tokio::spawn(async move {
         while hup.recv().await.is_some() {
             match reload_state.policy.reload() {
-                Ok(p) => info!(mode = %p.mode, fingerprint = %p.fingerprint(), "policy reloaded"),
-                Err(e) => error!(error = %e, "policy reload failed; keeping the policy in force"),
+                Ok(p) => {
+                    reload_state.metrics.policy_reloaded(Some(&p));
+                    info!(mode = %p.mode, fingerprint = %p.fingerprint(), "policy reloaded")
+                }
+                Err(e) => {
+                    reload_state.metrics.policy_reloaded(None);
+                    error!(error = %e, "policy reload failed; keeping the policy in force")
+                }
             }
         }
     });

@@ -3,6 +3,7 @@
 //! daemon or each other, and leave no process, mount or file behind.
 
 use super::http::{self, ApiBody, RawResponse};
+use super::version::{expected_series, DockerdVersion, EXPECTED_VERSION_ENV};
 use super::{
     dockerd_binary, run_with_timeout, search_path, split_output, tail_file, try_run_with_timeout,
     unique_suffix, BUSYBOX, DEFAULT_TIMEOUT,
@@ -37,6 +38,10 @@ pub struct PrivateDockerd {
     child: Option<Child>,
     args: Vec<String>,
     namespace: String,
+    /// The dockerd executable, resolved once: restarts run the same one.
+    binary: Option<PathBuf>,
+    /// What the daemon reported at start (checked against the expected series).
+    version: Option<DockerdVersion>,
 }
 
 impl PrivateDockerd {
@@ -54,6 +59,8 @@ impl PrivateDockerd {
             child: None,
             args: Vec::new(),
             namespace,
+            binary: None,
+            version: None,
         };
         let sock = d.socket();
         // sun_path is 108 bytes including the terminating NUL.
@@ -64,7 +71,49 @@ impl PrivateDockerd {
         );
         // If this panics, `d` is dropped and cleans up what was started.
         d.spawn(extra_args);
+        d.check_version();
         d
+    }
+
+    /// The version the daemon reported when it started.
+    pub fn version(&self) -> &DockerdVersion {
+        self.version.as_ref().expect("version checked at start")
+    }
+
+    /// The dockerd executable this daemon runs.
+    pub fn binary(&self) -> &Path {
+        self.binary.as_deref().expect("resolved at start")
+    }
+
+    /// Asks the running daemon its version the way a user would (`docker version`), and fails
+    /// the test unless it is in the series `ROOTFS_GUARD_E2E_DOCKERD_VERSION` names: with the
+    /// version matrix, a PATH that silently selects the wrong dockerd must not pass.
+    fn check_version(&mut self) {
+        let raw = self.docker_ok(&["version", "--format", "{{.Server.Version}}"]);
+        let version = DockerdVersion::parse(&raw).unwrap_or_else(|| {
+            panic!(
+                "{} reports server version {raw:?}, which is not MAJOR.MINOR[.PATCH]",
+                self.binary().display()
+            )
+        });
+        if let Some(series) = expected_series() {
+            assert!(
+                version.in_series(&series),
+                "{EXPECTED_VERSION_ENV}={series}, but the daemon started from {} reports \
+                 version {version}: the PATH (ROOTFS_GUARD_E2E_PATH_PREFIX={:?}) selected the \
+                 wrong dockerd",
+                self.binary().display(),
+                std::env::var("ROOTFS_GUARD_E2E_PATH_PREFIX").unwrap_or_default()
+            );
+        }
+        // Past libtest's capture: the matrix run shows which daemon each test used.
+        let _ = writeln!(
+            std::io::stderr(),
+            "e2e: dockerd {version} ({}) for {}",
+            self.binary().display(),
+            std::thread::current().name().unwrap_or("?")
+        );
+        self.version = Some(version);
     }
 
     /// Stops the daemon (keeping its containers, images and plugins) and starts
@@ -393,7 +442,8 @@ impl PrivateDockerd {
     fn spawn(&mut self, extra_args: &[&str]) {
         assert!(self.child.is_none(), "dockerd already running");
         self.args = extra_args.iter().map(|s| s.to_string()).collect();
-        let dockerd = dockerd_binary().expect("dockerd binary (checked by e2e_enabled)");
+        let found = dockerd_binary().expect("dockerd binary (checked by e2e_enabled)");
+        let dockerd = self.binary.get_or_insert(found).clone();
         let mut log = OpenOptions::new()
             .create(true)
             .append(true)

@@ -12,18 +12,24 @@
 //! - `ROOTFS_GUARD_E2E_KEEP=1`: keep the daemon's temp dir (logs, data root) after
 //!   the test for debugging; the daemon itself is still stopped.
 //! - `ROOTFS_GUARD_E2E_PATH_PREFIX=DIR[:DIR]`: prepended to PATH when looking up
-//!   and running `dockerd` (e.g. an unpacked newer dockerd + containerd).
+//!   and running `dockerd` (e.g. an unpacked newer dockerd + containerd, see
+//!   `scripts/fetch-dockerd.sh`). Requires `ROOTFS_GUARD_E2E_DOCKERD_VERSION`.
+//! - `ROOTFS_GUARD_E2E_DOCKERD_VERSION=SERIES` (`20.10`, `26.1`, `26.1.5`): every
+//!   daemon started must report a version in that series (`docker version`), or
+//!   the test fails. `make test` sets it for each run of the version matrix.
 #![allow(dead_code, unused_imports)]
 
 mod activation;
 mod dockerd;
 mod http;
 mod plugin;
+mod version;
 
 pub use activation::{plugin_call, socket_activated_command, ActivatedPlugin, ListenEnv};
 pub use dockerd::PrivateDockerd;
 pub use http::{ApiBody, RawResponse};
 pub use plugin::PluginProcess;
+pub use version::{expected_series, DockerdVersion, EXPECTED_VERSION_ENV};
 
 use std::io::{Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -72,6 +78,14 @@ pub fn e2e_enabled(test: &str) -> bool {
     if !Path::new(BUSYBOX).exists() {
         missing.push(format!(
             "{BUSYBOX} missing (apt-get install busybox-static)"
+        ));
+    }
+    // Another dockerd on PATH is only meaningful if the run checks it got that one.
+    let prefix = std::env::var("ROOTFS_GUARD_E2E_PATH_PREFIX").unwrap_or_default();
+    if !prefix.is_empty() && expected_series().is_none() {
+        missing.push(format!(
+            "ROOTFS_GUARD_E2E_PATH_PREFIX={prefix} is set without {EXPECTED_VERSION_ENV}: \
+             say which dockerd version it must select (e.g. 26.1)"
         ));
     }
     if !missing.is_empty() {

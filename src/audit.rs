@@ -1,0 +1,607 @@
+//! `rootfs-guard audit`: the CIS 5.12 audit of containers that already exist.
+//!
+//! Enforcement at create time cannot see containers created before the guard ran, while it was
+//! off, or by swarm on another manager's orders. The audit reads every container from the Engine
+//! API and judges it with [`assess_container`], the function the create rule uses, so audit and
+//! enforcement never disagree. Everything but [`run`] is pure: inspect output in, rows and text out.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::docker_client::{short_id, ContainerInspect, DockerClient, DockerError};
+use crate::policy::Policy;
+use crate::rules::assess::{assess_container, remount_risk, Assessment, ContainerFacts};
+
+/// Version of the JSON report's schema; bumped only on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Swarm's labels on task containers.
+pub const SWARM_SERVICE_LABEL: &str = "com.docker.swarm.service.name";
+pub const SWARM_TASK_LABEL: &str = "com.docker.swarm.task.name";
+/// Inspects in flight at once.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// A container's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Compliant,
+    Exempt,
+    Violation,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Compliant => "compliant",
+            Verdict::Exempt => "exempt",
+            Verdict::Violation => "violation",
+        }
+    }
+}
+
+/// One container in the report (the JSON schema's `containers[]`: every key always present).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// Full container id.
+    pub id: String,
+    /// Name without dockerd's leading `/`.
+    pub name: String,
+    /// Image as the creator named it (`Config.Image`).
+    pub image: String,
+    /// created, running, paused, restarting, removing, exited, dead.
+    pub state: String,
+    pub readonly_rootfs: bool,
+    /// The allowlist entry that exempts the container (only when the verdict is `exempt`).
+    pub exemption: Option<String>,
+    /// What lets the container remount `/` read-write (`--privileged`, `--cap-add SYS_ADMIN`).
+    pub remount_risk: Option<String>,
+    pub swarm_service: Option<String>,
+    pub swarm_task: Option<String>,
+    pub verdict: Verdict,
+    /// The rule broken (`readonly-rootfs`, `remount`) when the verdict is `violation`.
+    pub rule: Option<&'static str>,
+    /// What to do about it, as a create would be told.
+    pub message: Option<String>,
+    /// With `audit --advise`, for a `readonly-rootfs` violation: how to run it read-only (the
+    /// `advise` JSON schema's advice object). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<crate::advise::Advice>,
+}
+
+/// The facts the rules judge, read from an inspected container. The creator is unknown.
+pub fn facts(c: &ContainerInspect) -> ContainerFacts<'_> {
+    let hc = c.host_config.as_ref();
+    let config = c.config.as_ref();
+    ContainerFacts {
+        readonly_rootfs: hc.is_some_and(|h| h.readonly_rootfs),
+        privileged: hc.is_some_and(|h| h.privileged),
+        cap_add: hc.and_then(|h| h.cap_add.as_deref()).unwrap_or(&[]),
+        labels: config.and_then(|c| c.labels.as_ref()),
+        image: config.map_or("", |c| c.image.as_str()),
+        user: None,
+    }
+}
+
+/// Judges one inspected container.
+pub fn assess(policy: &Policy, c: &ContainerInspect) -> Row {
+    let f = facts(c);
+    let label = |key: &str| f.labels.and_then(|l| l.get(key)).cloned();
+    let (verdict, exemption, rule, message) = match assess_container(policy, &f) {
+        Assessment::Compliant => (Verdict::Compliant, None, None, None),
+        Assessment::Exempt(entry) => (Verdict::Exempt, Some(entry), None, None),
+        Assessment::Violation { rule, message } => {
+            (Verdict::Violation, None, Some(rule), Some(message))
+        }
+    };
+    Row {
+        id: c.id.clone(),
+        name: c.name.strip_prefix('/').unwrap_or(&c.name).to_owned(),
+        image: f.image.to_owned(),
+        state: c
+            .state
+            .as_ref()
+            .map(|s| s.status.clone())
+            .unwrap_or_default(),
+        readonly_rootfs: f.readonly_rootfs,
+        exemption,
+        remount_risk: remount_risk(&f),
+        swarm_service: label(SWARM_SERVICE_LABEL),
+        swarm_task: label(SWARM_TASK_LABEL),
+        verdict,
+        rule,
+        message,
+        advice: None,
+    }
+}
+
+/// The whole audit (the JSON report).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    /// The daemon audited (`unix:///var/run/docker.sock`).
+    pub host: String,
+    pub policy: PolicySummary,
+    pub summary: Summary,
+    /// Sorted by name.
+    pub containers: Vec<Row>,
+    /// Containers that could not be inspected (the audit is incomplete: exit status 2).
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicySummary {
+    pub fingerprint: String,
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub containers: usize,
+    pub compliant: usize,
+    pub exempt: usize,
+    pub violation: usize,
+}
+
+impl Report {
+    /// A report from judged rows (sorted here) and the errors met.
+    pub fn new(host: String, policy: &Policy, mut rows: Vec<Row>, errors: Vec<String>) -> Report {
+        rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        let mut summary = Summary {
+            containers: rows.len(),
+            ..Summary::default()
+        };
+        for r in &rows {
+            match r.verdict {
+                Verdict::Compliant => summary.compliant += 1,
+                Verdict::Exempt => summary.exempt += 1,
+                Verdict::Violation => summary.violation += 1,
+            }
+        }
+        Report {
+            schema_version: SCHEMA_VERSION,
+            host,
+            policy: PolicySummary {
+                fingerprint: policy.fingerprint(),
+                mode: policy.mode.to_string(),
+            },
+            summary,
+            containers: rows,
+            errors,
+        }
+    }
+
+    /// 0 all compliant or exempt, 1 violations, 2 incomplete (some container not inspected).
+    pub fn exit_code(&self) -> u8 {
+        if !self.errors.is_empty() {
+            2
+        } else if self.summary.violation > 0 {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The report as pretty JSON (schema documented in the README, versioned by `schema_version`).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// The report as an aligned table followed by a summary line; `colour` adds ANSI colours to
+    /// the verdicts (only for a terminal).
+    pub fn to_table(&self, colour: bool) -> String {
+        const HEADERS: [&str; 9] = [
+            "ID",
+            "NAME",
+            "IMAGE",
+            "STATE",
+            "READONLY",
+            "EXEMPTION",
+            "REMOUNT-RISK",
+            "SERVICE",
+            "VERDICT",
+        ];
+        let dash = |v: &Option<String>| v.as_deref().map_or("-".to_owned(), cell);
+        let cells: Vec<[String; 9]> = self
+            .containers
+            .iter()
+            .map(|r| {
+                [
+                    short_id(&r.id).to_owned(),
+                    cell(&r.name),
+                    cell(&r.image),
+                    cell(&r.state),
+                    if r.readonly_rootfs { "yes" } else { "no" }.to_owned(),
+                    dash(&r.exemption),
+                    dash(&r.remount_risk),
+                    dash(&r.swarm_service),
+                    r.verdict.as_str().to_owned(),
+                ]
+            })
+            .collect();
+        let mut widths = HEADERS.map(|h| h.chars().count());
+        for row in &cells {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let mut line = |fields: &[String], verdict: Option<Verdict>| {
+            for (i, (field, width)) in fields.iter().zip(widths).enumerate() {
+                let last = i == fields.len() - 1;
+                let (pre, post) = match (colour, verdict, last) {
+                    (true, Some(v), true) => (ansi(v), "\x1b[0m"),
+                    _ => ("", ""),
+                };
+                out.push_str(pre);
+                out.push_str(field);
+                out.push_str(post);
+                if !last {
+                    let pad = width - field.chars().count() + 2;
+                    out.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            out.push('\n');
+        };
+        line(&HEADERS.map(str::to_owned), None);
+        for (row, r) in cells.iter().zip(&self.containers) {
+            line(row, Some(r.verdict));
+        }
+        let s = &self.summary;
+        out.push_str(&format!(
+            "{} container{}: {} compliant, {} exempt, {} violation{}\n",
+            s.containers,
+            if s.containers == 1 { "" } else { "s" },
+            s.compliant,
+            s.exempt,
+            s.violation,
+            if s.violation == 1 { "" } else { "s" },
+        ));
+        out
+    }
+}
+
+fn ansi(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Compliant => "\x1b[32m",
+        Verdict::Exempt => "\x1b[33m",
+        Verdict::Violation => "\x1b[1;31m",
+    }
+}
+
+/// A table cell: control characters dropped (names and labels come from users), long text cut.
+fn cell(s: &str) -> String {
+    const MAX: usize = 48;
+    let clean: String = s.chars().filter(|c| !c.is_control()).collect();
+    if clean.chars().count() <= MAX {
+        return clean;
+    }
+    let mut cut: String = clean.chars().take(MAX - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Options of one audit run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Only running containers (`GET /containers/json` without `all`).
+    pub running_only: bool,
+    pub concurrency: usize,
+    /// Show progress on stderr when the audit takes a while (set when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Lists and inspects the containers (at most `concurrency` inspects at once) and judges them.
+/// Fails only when the daemon cannot be listed; a container that cannot be inspected is an error
+/// in the report, one removed meanwhile is left out.
+pub async fn run(
+    client: &DockerClient,
+    policy: &Policy,
+    opts: &Options,
+) -> Result<Report, DockerError> {
+    let list = client.list_containers(!opts.running_only).await?;
+    let total = list.len();
+    let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for summary in list {
+        let client = client.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = client.inspect(&summary.id).await;
+            (summary.id, result)
+        });
+    }
+    let mut progress = Progress::new(opts.progress, total);
+    let mut rows = Vec::with_capacity(total);
+    let mut errors = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(Some(c)))) => rows.push(assess(policy, &c)),
+            Ok((_, Ok(None))) => {} // removed between the list and the inspect
+            Ok((id, Err(e))) => {
+                errors.insert(id, e.to_string());
+            }
+            Err(e) => {
+                errors.insert(String::new(), format!("inspect task failed: {e}"));
+            }
+        }
+        progress.tick();
+    }
+    progress.finish();
+    Ok(Report::new(
+        client.host(),
+        policy,
+        rows,
+        errors.into_values().collect(),
+    ))
+}
+
+/// "inspected N/M" on stderr, only on a terminal and only once the audit has taken a moment.
+struct Progress {
+    enabled: bool,
+    total: usize,
+    done: usize,
+    start: Instant,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    const QUIET_FOR: Duration = Duration::from_millis(500);
+    const EVERY: Duration = Duration::from_millis(100);
+
+    fn new(enabled: bool, total: usize) -> Self {
+        Progress {
+            enabled,
+            total,
+            done: 0,
+            start: Instant::now(),
+            last: None,
+        }
+    }
+
+    fn tick(&mut self) {
+        self.done += 1;
+        if !self.enabled || self.start.elapsed() < Self::QUIET_FOR {
+            return;
+        }
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now - t < Self::EVERY) && self.done < self.total {
+            return;
+        }
+        self.last = Some(now);
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\rinspected {}/{} containers", self.done, self.total);
+        let _ = err.flush();
+    }
+
+    fn finish(&self) {
+        if self.last.is_some() {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker_client::{InspectConfig, InspectHostConfig, InspectState};
+
+    fn container(
+        id: &str,
+        name: &str,
+        readonly: bool,
+        privileged: bool,
+        caps: &[&str],
+        labels: &[(&str, &str)],
+    ) -> ContainerInspect {
+        ContainerInspect {
+            id: id.to_owned(),
+            name: format!("/{name}"),
+            state: Some(InspectState {
+                status: "running".into(),
+            }),
+            config: Some(InspectConfig {
+                image: "bb:latest".into(),
+                labels: (!labels.is_empty()).then(|| {
+                    labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                }),
+            }),
+            host_config: Some(InspectHostConfig {
+                readonly_rootfs: readonly,
+                privileged,
+                cap_add: (!caps.is_empty()).then(|| caps.iter().map(|c| c.to_string()).collect()),
+            }),
+        }
+    }
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn mix() -> Vec<ContainerInspect> {
+        vec![
+            container(ID, "ro", true, false, &[], &[]),
+            container(
+                ID,
+                "exempt",
+                false,
+                false,
+                &[],
+                &[("rootfs-guard.allow-writable", "true")],
+            ),
+            container(ID, "writable", false, false, &[], &[]),
+            container(ID, "remount", true, false, &["SYS_ADMIN"], &[]),
+            container(
+                ID,
+                "task",
+                false,
+                true,
+                &[],
+                &[
+                    (SWARM_SERVICE_LABEL, "svc"),
+                    (SWARM_TASK_LABEL, "svc.1.abc"),
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn verdicts_match_the_create_rule() {
+        let p = Policy::default();
+        let rows: Vec<Row> = mix().iter().map(|c| assess(&p, c)).collect();
+        let got: Vec<(&str, Verdict, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.verdict, r.rule))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("ro", Verdict::Compliant, None),
+                ("exempt", Verdict::Exempt, None),
+                ("writable", Verdict::Violation, Some("readonly-rootfs")),
+                ("remount", Verdict::Violation, Some("remount")),
+                ("task", Verdict::Violation, Some("readonly-rootfs")),
+            ]
+        );
+        assert_eq!(
+            rows[1].exemption.as_deref(),
+            Some("label rootfs-guard.allow-writable=true")
+        );
+        assert_eq!(rows[3].remount_risk.as_deref(), Some("--cap-add SYS_ADMIN"));
+        assert_eq!(rows[4].remount_risk.as_deref(), Some("--privileged"));
+        assert_eq!(rows[4].swarm_service.as_deref(), Some("svc"));
+        assert_eq!(rows[4].swarm_task.as_deref(), Some("svc.1.abc"));
+        assert_eq!(rows[0].image, "bb:latest");
+        assert!(rows[2].message.as_deref().unwrap().contains("--read-only"));
+    }
+
+    #[test]
+    fn users_scoped_exemption_is_flagged_unverifiable() {
+        let p = Policy::from_json(
+            r#"{"allow_labels":[{"key":"w","value":"1","users":["ci"]}]}"#,
+            "p",
+        )
+        .unwrap();
+        let row = assess(&p, &container(ID, "x", false, false, &[], &[("w", "1")]));
+        assert_eq!(row.verdict, Verdict::Exempt);
+        assert!(row.exemption.unwrap().contains("creator not verifiable"));
+    }
+
+    #[test]
+    fn missing_sections_are_a_writable_container() {
+        let p = Policy::default();
+        let c = ContainerInspect {
+            id: ID.into(),
+            ..Default::default()
+        };
+        let row = assess(&p, &c);
+        assert_eq!(row.verdict, Verdict::Violation);
+        assert_eq!(row.state, "");
+        assert_eq!(row.name, "");
+    }
+
+    fn report() -> Report {
+        let p = Policy::default();
+        let rows = mix().iter().map(|c| assess(&p, c)).collect();
+        Report::new("unix:///d.sock".into(), &p, rows, vec![])
+    }
+
+    #[test]
+    fn exit_codes() {
+        let p = Policy::default();
+        assert_eq!(report().exit_code(), 1);
+        let ok = Report::new(
+            "h".into(),
+            &p,
+            vec![assess(&p, &mix()[0]), assess(&p, &mix()[1])],
+            vec![],
+        );
+        assert_eq!(ok.exit_code(), 0);
+        let empty = Report::new("h".into(), &p, vec![], vec![]);
+        assert_eq!(empty.exit_code(), 0);
+        let partial = Report::new("h".into(), &p, vec![], vec!["inspect x: boom".into()]);
+        assert_eq!(partial.exit_code(), 2);
+    }
+
+    #[test]
+    fn table_is_aligned_and_sorted() {
+        let table = report().to_table(false);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 7, "{table}");
+        assert!(lines[0].starts_with("ID "), "{table}");
+        let verdict_col = lines[0].find("VERDICT").unwrap();
+        for l in &lines[1..6] {
+            assert!(l.starts_with("0123456789ab  "), "{l}");
+            let v = &l[verdict_col..];
+            assert!(["compliant", "exempt", "violation"].contains(&v), "{l}");
+        }
+        let names: Vec<&str> = lines[1..6]
+            .iter()
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
+        assert_eq!(names, ["exempt", "remount", "ro", "task", "writable"]);
+        assert_eq!(
+            lines[6],
+            "5 containers: 1 compliant, 1 exempt, 3 violations"
+        );
+        assert!(!table.contains('\x1b'));
+        let coloured = report().to_table(true);
+        assert!(coloured.contains("\x1b[1;31mviolation\x1b[0m"));
+    }
+
+    #[test]
+    fn cells_are_cleaned_and_cut() {
+        assert_eq!(cell("a\u{1b}[31mb\nc"), "a[31mbc");
+        let long = "x".repeat(100);
+        assert_eq!(cell(&long).chars().count(), 48);
+        assert!(cell(&long).ends_with('…'));
+    }
+
+    #[test]
+    fn json_schema_is_stable() {
+        let v: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["host"], "unix:///d.sock");
+        assert_eq!(v["policy"]["mode"], "enforce");
+        assert_eq!(v["policy"]["fingerprint"], Policy::default().fingerprint());
+        assert_eq!(
+            v["summary"],
+            serde_json::json!({"containers":5,"compliant":1,"exempt":1,"violation":3})
+        );
+        assert_eq!(v["errors"], serde_json::json!([]));
+        let remount = &v["containers"][1];
+        let keys: Vec<&String> = remount.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "exemption",
+                "id",
+                "image",
+                "message",
+                "name",
+                "readonly_rootfs",
+                "remount_risk",
+                "rule",
+                "state",
+                "swarm_service",
+                "swarm_task",
+                "verdict"
+            ]
+        );
+        assert_eq!(remount["id"], ID);
+        assert_eq!(remount["name"], "remount");
+        assert_eq!(remount["verdict"], "violation");
+        assert_eq!(remount["rule"], "remount");
+        assert_eq!(remount["remount_risk"], "--cap-add SYS_ADMIN");
+        assert_eq!(remount["exemption"], serde_json::Value::Null);
+        assert_eq!(remount["readonly_rootfs"], true);
+    }
+}

@@ -1,0 +1,104 @@
+//! Which dockerd an e2e run talks to. `make test` runs the e2e suite once per dockerd version of
+//! the CI matrix (Debian 12's 20.10 from the system, Debian 13's 26.1 unpacked by
+//! `scripts/fetch-dockerd.sh` and put first on dockerd's PATH). This module reads the version the
+//! daemon itself reports and checks it against `ROOTFS_GUARD_E2E_DOCKERD_VERSION`, so a wrong PATH
+//! cannot quietly turn the matrix into two runs against the same daemon. It also names the
+//! behaviours that differ between versions, so a version-specific case states what it expects
+//! from each.
+
+use std::fmt;
+
+/// Env: the dockerd version series this run must be talking to (`26.1`, `20.10.24`, ...).
+pub const EXPECTED_VERSION_ENV: &str = "ROOTFS_GUARD_E2E_DOCKERD_VERSION";
+
+/// A dockerd version as reported by `docker version --format '{{.Server.Version}}'`
+/// (e.g. `26.1.5+dfsg1`, `20.10.24+dfsg1`, `28.2.2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerdVersion {
+    pub raw: String,
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl DockerdVersion {
+    /// Parses `MAJOR.MINOR[.PATCH][anything not a digit or dot...]`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        let numeric: String = raw
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let mut parts = numeric.split('.').filter(|p| !p.is_empty());
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        let patch = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+        Some(DockerdVersion {
+            raw: raw.to_string(),
+            major,
+            minor,
+            patch,
+        })
+    }
+
+    /// Whether this version belongs to `series`: `26.1` matches every 26.1.x, `20.10.24` only
+    /// 20.10.24 (whatever distribution suffix follows).
+    pub fn in_series(&self, series: &str) -> bool {
+        let wanted: Vec<&str> = series.trim().split('.').collect();
+        let have = [self.major, self.minor, self.patch];
+        !wanted.is_empty()
+            && wanted.len() <= 3
+            && wanted
+                .iter()
+                .zip(have)
+                .all(|(w, h)| w.parse::<u32>().ok() == Some(h))
+    }
+
+    fn at_least(&self, major: u32, minor: u32, patch: u32) -> bool {
+        (self.major, self.minor, self.patch) >= (major, minor, patch)
+    }
+
+    /// dockerd 23.0 and later refuse trailing data after the create body's JSON value
+    /// (`unexpected content after JSON`, 400); 20.10 ignores it and creates the container from
+    /// the first value.
+    pub fn rejects_trailing_data(&self) -> bool {
+        self.at_least(23, 0, 0)
+    }
+
+    /// dockerd 26.0 and later refuse API versions below 1.24 (`client version 1.23 is too old`),
+    /// which ends start-with-HostConfig; 20.10 serves API 1.12 and up.
+    pub fn min_api_is_1_24(&self) -> bool {
+        self.at_least(26, 0, 0)
+    }
+
+    /// dockerd before 27.0.1 read the deprecated top-level HostConfig fields of a create body
+    /// when the `HostConfig` key is absent; 27.0.1 and later ignore them.
+    pub fn honours_top_level_host_config(&self) -> bool {
+        !self.at_least(27, 0, 1)
+    }
+
+    /// Whether dockerd forwards a create body of 1 MiB or more to authorization plugins. Seen:
+    /// Debian 12's 20.10.24 withholds it (and still runs the request); Debian 13's 26.1.5 forwards
+    /// it whole. Only the two versions of the CI matrix are known.
+    pub fn forwards_bodies_of_1_mib(&self) -> Option<bool> {
+        match (self.major, self.minor) {
+            (20, 10) => Some(false),
+            (26, 1) => Some(true),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DockerdVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+/// The series `ROOTFS_GUARD_E2E_DOCKERD_VERSION` asks for, if set and not empty.
+pub fn expected_series() -> Option<String> {
+    std::env::var(EXPECTED_VERSION_ENV)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}

@@ -191,6 +191,28 @@ fn managed_plugin() {
         },
     );
 
+    cases.run(&d, "only the declared settings can be set", || {
+        for (setting, why) in [
+            (
+                "policy-dir.destination=/elsewhere",
+                r#""policy-dir.destination" is not settable"#,
+            ),
+            (
+                "policy-dir.options=rw",
+                r#""policy-dir.options" is not settable"#,
+            ),
+            (
+                "RUST_LOG=trace",
+                r#"setting "RUST_LOG" not found in the plugin configuration"#,
+            ),
+        ] {
+            let err = d.docker_fails(&["plugin", "set", &plugin, setting]);
+            assert!(err.contains(why), "docker plugin set {setting}: {err}");
+        }
+        // docs/install.md: the log format is an operator setting.
+        d.docker_ok(&["plugin", "set", &plugin, "ROOTFS_GUARD_LOG_FORMAT=json"]);
+    });
+
     let t = Instant::now();
     let policy_arg = format!("POLICY_DIR={}", policy_dir.display());
     make_ok(
@@ -217,6 +239,19 @@ fn managed_plugin() {
     );
     assert_eq!(info[0]["Config"]["Network"]["Type"], json!("none"));
     assert_eq!(info[0]["Config"]["Linux"]["Capabilities"], json!([]));
+    let env = &info[0]["Settings"]["Env"];
+    assert!(
+        env.as_array()
+            .is_some_and(|e| e.contains(&json!("ROOTFS_GUARD_LOG_FORMAT=json"))
+                && e.contains(&json!("ROOTFS_GUARD_POLICY=/etc/rootfs-guard/policy.json"))),
+        "plugin env: {env}"
+    );
+    // The plugin's lines are in dockerd's log, in the format that was set.
+    wait_until(
+        "the plugin's JSON start line in dockerd's log",
+        Duration::from_secs(10),
+        || d.log().contains(r#"\"message\":\"listening\""#),
+    );
 
     // docs/install.md, "Enable in dockerd".
     let t = Instant::now();

@@ -1,5 +1,5 @@
 # rootfs-guard — the two set-up commands are `make run` and `make test`; see README.md.
-# Install forms (docs/install.md): `make plugin plugin-enable` (managed Docker plugin) and
+# Install forms (README.md ("Installing, enabling, recovering")): `make plugin plugin-enable` (managed Docker plugin) and
 # `make install` (standalone binary + systemd units).
 CARGO   ?= cargo
 DOCKER  ?= docker
@@ -119,7 +119,7 @@ plugin-enable: static
 	$(DOCKER) plugin set $(PLUGIN) policy-dir.source=$(POLICY_DIR)
 	$(DOCKER) plugin enable $(PLUGIN)
 
-## plugin-disable / plugin-remove: only work while dockerd does not use the plugin (docs/install.md)
+## plugin-disable / plugin-remove: only work while dockerd does not use the plugin (README.md ("Installing, enabling, recovering"))
 plugin-disable:
 	$(DOCKER) plugin disable $(PLUGIN)
 

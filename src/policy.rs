@@ -180,10 +180,7 @@ pub enum PolicyError {
     // The I/O error is part of the message (not a `source`), so it is printed once both in logs
     // and in the CLI's error chain.
     #[error("cannot read policy file {path}: {error}")]
-    Read {
-        path: String,
-        error: std::io::Error,
-    },
+    Read { path: String, error: std::io::Error },
     /// A JSON or schema error, with the dotted path of the field at fault.
     #[error("{origin}: line {line}, column {column}: field `{field}`: {message}")]
     Invalid {

@@ -1,11 +1,37 @@
 # rootfs-guard — the two set-up commands are `make run` and `make test`; see README.md.
+# Install forms (README.md ("Installing, enabling, recovering")): `make plugin plugin-enable` (managed Docker plugin) and
+# `make install` (standalone binary + systemd units).
 CARGO   ?= cargo
+DOCKER  ?= docker
 PREFIX  ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-BIN     := target/release/rootfs-guard
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+BIN     ?= $(TARGET_DIR)/release/rootfs-guard
 
-.PHONY: all build run test test-deps lint unit e2e e2e-system e2e-26.1 bench bench-callgrind fuzz clean
+# Standalone install layout. Units go where the local admin's units go for a /usr/local install,
+# into the distribution's unit directory otherwise (PREFIX=/usr for packages).
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+ifeq ($(PREFIX),/usr/local)
+UNITDIR    ?= /etc/systemd/system
+else
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+endif
+POLICY     := $(SYSCONFDIR)/rootfs-guard/policy.json
+
+# Managed plugin. PLUGIN_NAME/PLUGIN_TAG/PLUGIN_BUILD_DIR/POLICY_DIR can be overridden (the e2e
+# tests aim these targets at a private dockerd with DOCKER_HOST and a unique name).
+HOST_TRIPLE      := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+STATIC_BIN       := $(TARGET_DIR)/$(HOST_TRIPLE)/release/rootfs-guard
+PLUGIN_NAME      ?= rootfs-guard
+PLUGIN_TAG       ?= $(VERSION)
+PLUGIN           := $(PLUGIN_NAME):$(PLUGIN_TAG)
+PLUGIN_BUILD_DIR ?= build/plugin
+POLICY_DIR       ?= /etc/rootfs-guard
+
+.PHONY: all build run test test-deps lint unit e2e e2e-system e2e-26.1 bench bench-callgrind fuzz clean FORCE \
+	static plugin plugin-enable plugin-disable plugin-remove install uninstall
 
 # The dockerd version matrix of the e2e suite (README "Compatibility"): the system's dockerd
 # (Debian 12 docker.io) and Debian 13's docker.io + containerd, unpacked by
@@ -19,6 +45,10 @@ CARGO_TEST_ARGS    := -- --test-threads=4
 all: build
 
 build:
+	$(CARGO) build --release --locked
+
+# Cargo decides whether it is up to date; a BIN given on the command line is used as it is.
+$(TARGET_DIR)/release/rootfs-guard: FORCE
 	$(CARGO) build --release --locked
 
 ## run: build and serve on /run/docker/plugins/rootfs-guard.sock with the embedded default policy
@@ -70,6 +100,72 @@ bench:
 ## bench-callgrind: repeatable instruction counts of the decision core (valgrind)
 bench-callgrind:
 	CARGO="$(CARGO)" ./scripts/bench-callgrind.sh
+
+## static: a statically linked binary (static-pie) for the managed plugin's rootfs
+static:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(HOST_TRIPLE)
+	@ldd $(STATIC_BIN) 2>&1 | grep -Eq 'statically linked|not a dynamic executable' \
+		|| { echo "$(STATIC_BIN) is not static:"; ldd $(STATIC_BIN); exit 1; }
+
+## plugin: assemble $(PLUGIN_BUILD_DIR) and `docker plugin create $(PLUGIN)` (disabled)
+plugin: static
+	rm -rf $(PLUGIN_BUILD_DIR)
+	mkdir -p $(PLUGIN_BUILD_DIR)/rootfs
+	install -m 0755 $(STATIC_BIN) $(PLUGIN_BUILD_DIR)/rootfs/rootfs-guard
+	install -m 0644 config.json $(PLUGIN_BUILD_DIR)/config.json
+	$(DOCKER) plugin create $(PLUGIN) $(PLUGIN_BUILD_DIR)
+
+## plugin-enable: make sure $(POLICY_DIR)/policy.json exists and is valid, point the plugin at it, enable
+plugin-enable: static
+	install -d -m 0755 $(POLICY_DIR)
+	@if [ ! -e $(POLICY_DIR)/policy.json ]; then \
+		echo "writing the default policy to $(POLICY_DIR)/policy.json"; \
+		$(STATIC_BIN) validate --print-default > $(POLICY_DIR)/policy.json.tmp \
+			&& chmod 0644 $(POLICY_DIR)/policy.json.tmp \
+			&& mv $(POLICY_DIR)/policy.json.tmp $(POLICY_DIR)/policy.json; \
+	fi
+	$(STATIC_BIN) validate $(POLICY_DIR)/policy.json > /dev/null
+	$(DOCKER) plugin set $(PLUGIN) policy-dir.source=$(POLICY_DIR)
+	$(DOCKER) plugin enable $(PLUGIN)
+
+## plugin-disable / plugin-remove: only work while dockerd does not use the plugin (README.md ("Installing, enabling, recovering"))
+plugin-disable:
+	$(DOCKER) plugin disable $(PLUGIN)
+
+plugin-remove:
+	-$(DOCKER) plugin disable $(PLUGIN)
+	$(DOCKER) plugin rm $(PLUGIN)
+
+## install: binary, default policy (kept if present), systemd units and the docker.service drop-in
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)/docker.service.d
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/rootfs-guard
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/rootfs-guard
+	@if [ -e $(DESTDIR)$(POLICY) ]; then \
+		echo "keeping the existing $(DESTDIR)$(POLICY)"; \
+	else \
+		$(BIN) validate --print-default > $(DESTDIR)$(POLICY).tmp \
+			&& chmod 0644 $(DESTDIR)$(POLICY).tmp && mv $(DESTDIR)$(POLICY).tmp $(DESTDIR)$(POLICY) \
+			&& echo "installed the default policy as $(DESTDIR)$(POLICY)"; \
+	fi
+	for unit in rootfs-guard.service rootfs-guard.socket; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			systemd/$$unit.in > $(DESTDIR)$(UNITDIR)/$$unit.tmp \
+		&& chmod 0644 $(DESTDIR)$(UNITDIR)/$$unit.tmp \
+		&& mv $(DESTDIR)$(UNITDIR)/$$unit.tmp $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
+	done
+	install -m 0644 systemd/docker.service.d-rootfs-guard.conf \
+		$(DESTDIR)$(UNITDIR)/docker.service.d/rootfs-guard.conf
+	@echo "next: systemctl daemon-reload && systemctl enable --now rootfs-guard.socket rootfs-guard.service"
+	@echo "then enable it in dockerd: see 'Enable in dockerd' in the install documentation"
+
+## uninstall: remove what `make install` installed except the policy file (stop the units first)
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/rootfs-guard
+	rm -f $(DESTDIR)$(UNITDIR)/rootfs-guard.service $(DESTDIR)$(UNITDIR)/rootfs-guard.socket
+	rm -f $(DESTDIR)$(UNITDIR)/docker.service.d/rootfs-guard.conf
+	@rmdir $(DESTDIR)$(UNITDIR)/docker.service.d 2>/dev/null || true
+	@if [ -e $(DESTDIR)$(POLICY) ]; then echo "kept $(DESTDIR)$(POLICY) (remove it by hand)"; fi
 
 clean:
 	$(CARGO) clean

@@ -337,13 +337,16 @@ fn serve(mut args: ServeArgs) -> Result<()> {
         None
     };
     let state = State::new(store, limits);
+    // Before the runtime starts its threads: this edits the environment.
+    let systemd = server::take_systemd_listener()
+        .context("cannot use the socket passed by systemd (LISTEN_FDS)")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let (listener, owned_socket) = match server::systemd_listener()? {
-            Some(l) => (l, None),
+        let (listener, owned_socket) = match systemd {
+            Some(l) => (tokio::net::UnixListener::from_std(l)?, None),
             None => (
                 server::bind_socket(&args.socket)
                     .with_context(|| format!("cannot listen on {}", args.socket.display()))?,

@@ -177,12 +177,10 @@ impl Default for Policy {
 /// Why a policy file was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error("cannot read policy file {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The I/O error is part of the message (not a `source`), so it is printed once both in logs
+    // and in the CLI's error chain.
+    #[error("cannot read policy file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     /// A JSON or schema error, with the dotted path of the field at fault.
     #[error("{origin}: line {line}, column {column}: field `{field}`: {message}")]
     Invalid {
@@ -214,9 +212,9 @@ impl Policy {
     /// Reads and parses a policy file.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| PolicyError::Read {
             path: origin.clone(),
-            source,
+            error,
         })?;
         Self::from_json(&text, &origin)
     }

@@ -297,12 +297,14 @@ async fn binary_serves_metrics_on_a_unix_socket_and_counts_reloads() {
     assert!(!metrics_socket.exists(), "metrics socket removed on exit");
 }
 
+/// Waits until the socket accepts connections (the file exists between bind() and listen(), when
+/// a connect is still refused).
 async fn wait_for(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !path.exists() {
+    while tokio::net::UnixStream::connect(path).await.is_err() {
         assert!(
             Instant::now() < deadline,
-            "{} never appeared",
+            "{} never accepted a connection",
             path.display()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -199,6 +199,23 @@ impl PrivateDockerd {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The containerd namespace of this daemon's containers; managed plugins run in
+    /// `<namespace>-plugins` (a stock dockerd uses `moby` and `plugins.moby`).
+    pub fn containerd_namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The containerd socket this daemon uses: its own (under the exec root) unless a system
+    /// containerd was running at `/run/containerd/containerd.sock`, which dockerd then prefers.
+    pub fn containerd_socket(&self) -> PathBuf {
+        let own = self.dir.join("exec/containerd/containerd.sock");
+        if own.exists() {
+            own
+        } else {
+            PathBuf::from("/run/containerd/containerd.sock")
+        }
+    }
+
     /// The extra arguments the daemon currently runs with.
     pub fn extra_args(&self) -> &[String] {
         &self.args

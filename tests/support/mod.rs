@@ -19,11 +19,13 @@
 //!   the test fails. `make test` sets it for each run of the version matrix.
 #![allow(dead_code, unused_imports)]
 
+mod activation;
 mod dockerd;
 mod http;
 mod plugin;
 mod version;
 
+pub use activation::{plugin_call, socket_activated_command, ActivatedPlugin, ListenEnv};
 pub use dockerd::PrivateDockerd;
 pub use http::{ApiBody, RawResponse};
 pub use plugin::PluginProcess;

@@ -4,7 +4,6 @@
 
 use super::dockerd::{signal, wait_child};
 use super::{tail_file, unique_suffix};
-use std::fs::File;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -160,8 +159,33 @@ impl PluginProcess {
         None
     }
 
+    /// SIGKILL (a crash) and reap. The socket file stays behind, as after a real crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the plugin again (same name, socket, policy file and arguments) after
+    /// [`Self::kill`] or [`Self::terminate`], and waits until it accepts connections. The log
+    /// is appended to.
+    pub fn restart(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "plugin {} is still running",
+            self.name
+        );
+        self.spawn();
+    }
+
     fn spawn(&mut self) {
-        let log = File::create(self.log_path()).expect("create plugin log");
+        // Appended: a restarted plugin keeps the earlier lines.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open plugin log");
         let mut cmd = Command::new(Self::binary());
         cmd.arg("serve").arg("--socket").arg(&self.socket);
         if let Some(policy) = &self.policy {

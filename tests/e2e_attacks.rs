@@ -261,7 +261,8 @@ fn attacks_on_standalone_plugin() {
     });
 
     cases.run(&d, "swarm services are judged on their spec", || {
-        d.docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+        let init = support::swarm_init_args();
+        d.docker_ok(&init.iter().map(String::as_str).collect::<Vec<_>>());
         let err = d.docker_fails(&[
             "service",
             "create",

@@ -360,7 +360,8 @@ fn audit_and_watch_against_a_real_dockerd() {
 
     // A swarm task: created by dockerd itself (no API call, no AuthZ request), caught by the
     // watcher and named by service in the audit.
-    d.docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+    let init = support::swarm_init_args();
+    d.docker_ok(&init.iter().map(String::as_str).collect::<Vec<_>>());
     d.docker_ok(&[
         "service",
         "create",

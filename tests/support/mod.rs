@@ -129,6 +129,24 @@ pub(crate) fn dockerd_binary() -> Option<PathBuf> {
     find_in_path("dockerd", &search_path())
 }
 
+/// `docker swarm init` arguments that keep the swarm on loopback and off the fixed port 2377,
+/// so two private daemons (or another swarm on the machine) never collide.
+pub fn swarm_init_args() -> Vec<String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("pick a free loopback port");
+    [
+        "swarm".to_string(),
+        "init".to_string(),
+        "--advertise-addr".to_string(),
+        format!("127.0.0.1:{port}"),
+        "--listen-addr".to_string(),
+        format!("127.0.0.1:{port}"),
+    ]
+    .to_vec()
+}
+
 /// A process-unique, run-unique suffix: `<pid>-<counter>`.
 pub fn unique_suffix() -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -9,7 +9,7 @@
 use super::dockerd::{signal, wait_child};
 use super::http::{raw_exchange, RawResponse};
 use super::plugin::PLUGIN_SOCKET_DIR;
-use super::{tail_file, unique_suffix};
+use super::{read_log, tail_file, unique_suffix};
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
@@ -117,9 +117,7 @@ impl ActivatedPlugin {
 
     /// Everything logged so far.
     pub fn logs(&self) -> String {
-        std::fs::read(self.log_path())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        read_log(&self.log_path())
     }
 
     /// The last `n` log lines.

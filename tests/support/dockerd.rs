@@ -5,8 +5,8 @@
 use super::http::{self, ApiBody, RawResponse};
 use super::version::{expected_series, DockerdVersion, EXPECTED_VERSION_ENV};
 use super::{
-    dockerd_binary, run_with_timeout, search_path, split_output, tail_file, try_run_with_timeout,
-    unique_suffix, BUSYBOX, DEFAULT_TIMEOUT,
+    die_with_parent, dockerd_binary, read_log, run_with_timeout, search_path, split_output,
+    tail_file, try_run_with_timeout, unique_suffix, BUSYBOX, DEFAULT_TIMEOUT,
 };
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -177,9 +177,7 @@ impl PrivateDockerd {
 
     /// The whole dockerd log.
     pub fn log(&self) -> String {
-        std::fs::read(self.log_path())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        read_log(&self.log_path())
     }
 
     /// The last `n` lines of the dockerd log.
@@ -476,14 +474,7 @@ impl PrivateDockerd {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log);
-        // SAFETY: prctl is async-signal-safe; nothing else runs in the child
-        // between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
+        die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", dockerd.display()));

@@ -250,6 +250,26 @@ pub fn split_output(out: Output) -> (ExitStatus, String, String) {
     )
 }
 
+/// A log file's whole text (empty if it cannot be read yet).
+pub fn read_log(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// Makes the spawned process get SIGTERM when the test thread that spawned it dies, so a
+/// panicking or killed test never leaves a daemon behind.
+pub fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+}
+
 /// The last `n` lines of a file (empty if unreadable), for failure messages.
 pub fn tail_file(path: &Path, n: usize) -> String {
     let text = std::fs::read(path)

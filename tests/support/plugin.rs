@@ -3,7 +3,7 @@
 //! output captured to a file so tests can assert on and print its logs.
 
 use super::dockerd::{signal, wait_child};
-use super::{tail_file, unique_suffix};
+use super::{die_with_parent, read_log, tail_file, unique_suffix};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -133,9 +133,7 @@ impl PluginProcess {
 
     /// Everything the plugin has written to stdout/stderr so far.
     pub fn logs(&self) -> String {
-        std::fs::read(self.log_path())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        read_log(&self.log_path())
     }
 
     /// The last `n` log lines.
@@ -202,13 +200,7 @@ impl PluginProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log);
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
+        die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", Self::binary().display()));

@@ -276,6 +276,11 @@ impl Bench {
         let noop = ServerProcess::start(ServerKind::Noop, &self.socket("noop"), None);
         eprintln!("  pids: rootfs-guard {}, no-op {}", guard.pid(), noop.pid());
         let only = std::env::var("ROOTFS_GUARD_BENCH_BODIES").ok();
+        // A subset of the connection counts (e.g. "32"), for profiling one load level.
+        let conns_wanted: Vec<usize> = std::env::var("ROOTFS_GUARD_BENCH_CONNS")
+            .ok()
+            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_else(|| CONNS.to_vec());
         let mut rows = Vec::new();
         for b in common::bench_bodies() {
             if only
@@ -295,7 +300,7 @@ impl Bench {
                 (false, false) => (Duration::from_millis(250), Duration::from_millis(1500)),
                 (false, true) => (Duration::from_millis(300), Duration::from_millis(2000)),
             };
-            for conns in CONNS {
+            for &conns in &conns_wanted {
                 let mut per = [Vec::new(), Vec::new()]; // [noop, guard]
                 for rep in 0..reps {
                     let order = if rep % 2 == 0 {
@@ -353,7 +358,7 @@ impl Bench {
                     "runs": {"noop": per[0], "guard": per[1]},
                 });
                 eprintln!(
-                    "  {:>5} x{:<3} no-op {:>8.0} req/s p99 {:>7.0} µs | guard {:>8.0} req/s p99 {:>7.0} µs | ratio {:.3} ({:.3}-{:.3}) p99 ratio {:.2}",
+                    "  {:>5} x{:<3} no-op {:>8.0} req/s p99 {:>7.0} µs | guard {:>8.0} req/s p99 {:>7.0} µs | ratio {:.3} ({:.3}-{:.3}) p99 ratio {:.2} | CPU/req {:.1} vs {:.1} µs",
                     b.name,
                     conns,
                     row["noop"]["rps"].as_f64().unwrap_or(0.0),
@@ -364,6 +369,8 @@ impl Bench {
                     range_f64(&rps_r).0,
                     range_f64(&rps_r).1,
                     median_f64(&p99_r),
+                    row["guard"]["cpu_us_per_req"].as_f64().unwrap_or(0.0),
+                    row["noop"]["cpu_us_per_req"].as_f64().unwrap_or(0.0),
                 );
                 rows.push(row);
             }

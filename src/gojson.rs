@@ -14,11 +14,13 @@
 //!   caller denies (dockerd would refuse such a body too).
 //!
 //! Where our reading could still differ from Go's we fail instead of guessing: invalid UTF-8, trailing
-//! data after the first value, nesting deeper than serde_json's limit, numbers out of range, lone
-//! surrogate escapes. Strict is safe here; lax is a bypass.
+//! data after the first value, numbers out of range, lone surrogate escapes. Strict is safe here; lax
+//! is a bypass.
 //!
 //! Decoding is a single streaming pass over the bytes with no intermediate tree: unmodelled values are
-//! skipped by serde's `IgnoredAny`.
+//! skipped by serde's `IgnoredAny`, which serde_json implements without recursion (a byte stack of the
+//! open brackets), so nesting there costs no stack. Go refuses nesting deeper than 10000 anywhere;
+//! so do we, with a pre-pass that only bodies long enough to nest that deep need.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -43,8 +45,9 @@ pub enum GoJsonError {
 /// For an ASCII-letter field name the only non-ASCII runes that fold onto it are U+017F (long s,
 /// folds to `s`) and U+212A (Kelvin sign, folds to `k`); every other non-ASCII rune never matches.
 pub fn go_name_eq(field: &str, key: &str) -> bool {
-    if field == key {
-        return true;
+    if key.is_ascii() {
+        // The common case: ASCII folding is all there is (and lengths must agree).
+        return field.eq_ignore_ascii_case(key);
     }
     let mut field_bytes = field.bytes();
     for key_char in key.chars() {
@@ -85,7 +88,7 @@ pub fn go_to_upper(s: &str) -> String {
 /// dockerd 23+ rejects it: refusing is the reading that holds on both).
 pub fn decode<T: GoDecode>(body: &[u8], target: &mut T) -> Result<(), GoJsonError> {
     let text = std::str::from_utf8(body).map_err(|_| GoJsonError::InvalidUtf8)?;
-    check_depth(body)?;
+    check_depth(body, GO_MAX_DEPTH)?;
     let mut de = serde_json::Deserializer::from_str(text);
     target
         .go_decode(&mut de)
@@ -93,17 +96,27 @@ pub fn decode<T: GoDecode>(body: &[u8], target: &mut T) -> Result<(), GoJsonErro
         .map_err(|e| GoJsonError::Syntax(e.to_string()))
 }
 
-/// Deepest nesting of objects and arrays accepted (Go allows 10000; anything deeper than this is
-/// no real Docker request).
-pub const MAX_DEPTH: usize = 128;
+/// Go's `encoding/json` limit on nesting (`maxNestingDepth`): a body nested deeper is refused, even
+/// inside values no field takes.
+pub const GO_MAX_DEPTH: usize = 10_000;
 
-/// Refuses bodies nested deeper than [`MAX_DEPTH`] anywhere, including inside values we skip
-/// (serde_json skips those without a depth limit).
+/// Refuses bodies nested deeper than `max` anywhere, as Go does, including inside values we skip
+/// (serde_json skips those without a limit).
 ///
-/// Brackets inside strings do not count. String contents, most of a Docker body's bytes, are
-/// skipped with `memchr` (to the next `"` or `\`) rather than byte by byte: this pass was a
-/// quarter to a third of a decision's instructions (BENCHMARKS.md).
-fn check_depth(body: &[u8]) -> Result<(), GoJsonError> {
+/// Valid JSON nested `max + 1` deep has at least `2 × (max + 1)` bytes, so shorter bodies (every
+/// ordinary request) skip the pass; an invalid one is refused by the parser anyway. Brackets inside
+/// strings do not count; string contents, most of a body's bytes, are skipped with `memchr` (to
+/// the next `"` or `\`) rather than byte by byte.
+fn check_depth(body: &[u8], max: usize) -> Result<(), GoJsonError> {
+    if body.len() < 2 * (max + 1) || nesting_within(body, max) {
+        Ok(())
+    } else {
+        Err(GoJsonError::Syntax(format!("nesting deeper than {max}")))
+    }
+}
+
+/// Whether no bracket of `body` outside strings is nested deeper than `max`.
+fn nesting_within(body: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
     let mut i = 0;
     while let Some(&b) = body.get(i) {
@@ -117,7 +130,7 @@ fn check_depth(body: &[u8]) -> Result<(), GoJsonError> {
                         .get(i..)
                         .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
                     else {
-                        return Ok(());
+                        return true;
                     };
                     i += at + 1;
                     if body[i - 1] == b'"' {
@@ -128,17 +141,15 @@ fn check_depth(body: &[u8]) -> Result<(), GoJsonError> {
             }
             b'{' | b'[' => {
                 depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(GoJsonError::Syntax(format!(
-                        "nesting deeper than {MAX_DEPTH}"
-                    )));
+                if depth > max {
+                    return false;
                 }
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
-    Ok(())
+    true
 }
 
 /// A Rust value that a JSON value can be decoded *into*, in place, the way Go decodes into an
@@ -161,10 +172,19 @@ pub trait GoStruct: Default {
     /// Finds the field a key decodes into, as Go does: exact name first, then case-folded, the
     /// first field in declaration order winning.
     fn field_index(key: &str) -> Option<usize> {
-        Self::FIELDS
-            .iter()
-            .position(|f| *f == key)
-            .or_else(|| Self::FIELDS.iter().position(|f| go_name_eq(f, key)))
+        if let Some(exact) = Self::FIELDS.iter().position(|f| *f == key) {
+            return Some(exact);
+        }
+        // Most keys of a real body are fields we do not model: an ASCII key settles on length
+        // alone for most names. (A non-ASCII key can match an ASCII field name only through the
+        // multi-byte ſ or K, so it takes the full comparison.)
+        if key.is_ascii() {
+            Self::FIELDS
+                .iter()
+                .position(|f| f.eq_ignore_ascii_case(key))
+        } else {
+            Self::FIELDS.iter().position(|f| go_name_eq(f, key))
+        }
     }
 }
 
@@ -665,18 +685,49 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_refused_not_a_stack_overflow() {
-        let deep = format!("{{\"X\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(outer(&deep).is_err());
-        let nest = |n: usize| format!("{{\"X\":{}{}}}", "[".repeat(n), "]".repeat(n));
-        assert!(outer(&nest(MAX_DEPTH - 1)).is_ok());
-        assert!(outer(&nest(MAX_DEPTH)).is_err());
+    fn nesting_is_refused_beyond_go_s_limit_and_never_a_stack_overflow() {
+        let arrays = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let objects = |n: usize| format!("{}1{}", r#"{"a":"#.repeat(n), "}".repeat(n));
+        // In a value we skip, as deep as Go reads (the outer object is one level): no recursion.
+        for depth in [128, 129, GO_MAX_DEPTH - 1] {
+            for deep in [arrays(depth), objects(depth)] {
+                let body = format!(r#"{{"X":{deep},"Inner":{{"Flag":true}}}}"#);
+                assert_eq!(flag(&body), Some(true), "depth {depth}");
+            }
+        }
+        // One level more than Go reads, and far more: refused like Go refuses it.
+        for depth in [GO_MAX_DEPTH, 100_000] {
+            for deep in [arrays(depth), objects(depth)] {
+                assert!(
+                    outer(&format!(r#"{{"X":{deep}}}"#)).is_err(),
+                    "depth {depth}"
+                );
+            }
+        }
+        // Unbalanced deep nesting is a syntax error, not a crash.
+        assert!(outer(&format!(r#"{{"X":{}}}"#, "[".repeat(100_000))).is_err());
         // Brackets inside strings do not count.
-        assert!(outer(&format!("{{\"X\":\"{}\\\"\"}}", "[".repeat(1000))).is_ok());
+        assert!(outer(&format!(r#"{{"X":"{}\""}}"#, "[".repeat(30_000))).is_ok());
+        // Where we decode, the models are a few levels deep: nesting beyond them is a type error.
+        assert!(outer(&format!(r#"{{"Caps":{}}}"#, arrays(100_000))).is_err());
+        assert!(outer(&format!(r#"{{"Labels":{}}}"#, objects(100_000))).is_err());
     }
 
-    /// The byte-by-byte depth check `check_depth` replaced, as the reference it must agree with.
-    fn check_depth_bytewise(body: &[u8]) -> bool {
+    #[test]
+    fn only_bodies_long_enough_to_nest_too_deep_take_the_depth_pass() {
+        // The shallowest valid body nested max + 1 deep is max + 1 brackets each way: it is long
+        // enough to be checked, and refused; one byte less cannot hold it.
+        for max in [1, 2, 128, GO_MAX_DEPTH] {
+            let too_deep = format!("{}{}", "[".repeat(max + 1), "]".repeat(max + 1));
+            assert_eq!(too_deep.len(), 2 * (max + 1));
+            assert!(check_depth(too_deep.as_bytes(), max).is_err(), "max {max}");
+            let deepest = format!("{}{}", "[".repeat(max), "]".repeat(max));
+            assert!(check_depth(deepest.as_bytes(), max).is_ok(), "max {max}");
+        }
+    }
+
+    /// The byte-by-byte depth check `nesting_within` replaced, as the reference it must agree with.
+    fn nesting_within_bytewise(body: &[u8], max: usize) -> bool {
         let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
         for &b in body {
             if in_string {
@@ -692,7 +743,7 @@ mod tests {
                 b'"' => in_string = true,
                 b'{' | b'[' => {
                     depth += 1;
-                    if depth > MAX_DEPTH {
+                    if depth > max {
                         return false;
                     }
                 }
@@ -706,7 +757,7 @@ mod tests {
     #[test]
     fn depth_check_agrees_with_the_bytewise_reference() {
         // Random bodies over the bytes that matter, dense in brackets, quotes and escapes, and
-        // long enough to cross MAX_DEPTH; a fixed-seed LCG so failures reproduce.
+        // long enough to cross a limit of 128; a fixed-seed LCG so failures reproduce.
         let alphabet = b"{}[]\"\\a:,";
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = || {
@@ -724,7 +775,7 @@ mod tests {
                     body.push(alphabet[next() % alphabet.len()]);
                 }
             } else {
-                // Tokens: mostly openings (to cross MAX_DEPTH), some closings, and strings whose
+                // Tokens: mostly openings (to cross the limit), some closings, and strings whose
                 // contents hold brackets, quotes and escapes; now and then a lone backslash.
                 for _ in 0..next() % 600 {
                     match next() % 20 {
@@ -745,9 +796,9 @@ mod tests {
                     }
                 }
             }
-            let ok = check_depth_bytewise(&body);
+            let ok = nesting_within_bytewise(&body, 128);
             assert_eq!(
-                check_depth(&body).is_ok(),
+                nesting_within(&body, 128),
                 ok,
                 "{}",
                 String::from_utf8_lossy(&body)
@@ -763,7 +814,10 @@ mod tests {
             b"[\"]\\\"]\"]",   // ["]\"]"]
             b"",
         ] {
-            assert_eq!(check_depth(body).is_ok(), check_depth_bytewise(body));
+            assert_eq!(
+                nesting_within(body, 128),
+                nesting_within_bytewise(body, 128)
+            );
         }
     }
 

@@ -87,6 +87,16 @@ pub struct Metrics {
     watch_stopped: Counter,
     watch_enabled: AtomicBool,
     policy: Mutex<(String, String)>,
+    /// The per-request series, resolved once: a `Family` lookup hashes the labels under a lock
+    /// both worker threads share, on every AuthZ request.
+    hot: HotCounters,
+}
+
+/// Handles on the series every AuthZ request touches (clones share the family's counter).
+struct HotCounters {
+    authz_req: Counter,
+    authz_res: Counter,
+    allowed: Counter,
 }
 
 impl fmt::Debug for Metrics {
@@ -170,7 +180,22 @@ impl Metrics {
             "Violating containers stopped by the watcher (--stop)",
             watch_stopped.clone(),
         );
+        let hot = HotCounters {
+            // `_owned`: a borrowed handle would hold the family's read lock while the next
+            // series is created under its write lock.
+            authz_req: requests.get_or_create_owned(&EndpointLabels {
+                endpoint: "AuthZPlugin.AuthZReq",
+            }),
+            authz_res: requests.get_or_create_owned(&EndpointLabels {
+                endpoint: "AuthZPlugin.AuthZRes",
+            }),
+            allowed: decisions.get_or_create_owned(&DecisionLabels {
+                result: "allow",
+                rule: "",
+            }),
+        };
         Metrics {
+            hot,
             registry,
             requests,
             decisions,
@@ -189,22 +214,27 @@ impl Metrics {
 
     /// A plugin protocol request arrived at `endpoint` (a fixed name, never the raw path).
     pub fn request(&self, endpoint: &'static str) {
-        self.requests
-            .get_or_create(&EndpointLabels { endpoint })
-            .inc();
+        match endpoint {
+            "AuthZPlugin.AuthZReq" => self.hot.authz_req.inc(),
+            "AuthZPlugin.AuthZRes" => self.hot.authz_res.inc(),
+            _ => self
+                .requests
+                .get_or_create(&EndpointLabels { endpoint })
+                .inc(),
+        };
     }
 
     /// One AuthZ decision and how long it took.
     pub fn decision(&self, d: &Decision, took: Duration) {
-        let labels = DecisionLabels {
-            result: d.verdict.as_str(),
-            rule: if d.verdict == crate::decision::Verdict::Allow {
-                ""
-            } else {
-                d.rule.unwrap_or("")
-            },
-        };
-        self.decisions.get_or_create(&labels).inc();
+        if d.verdict == crate::decision::Verdict::Allow {
+            self.hot.allowed.inc();
+        } else {
+            let labels = DecisionLabels {
+                result: d.verdict.as_str(),
+                rule: d.rule.unwrap_or(""),
+            };
+            self.decisions.get_or_create(&labels).inc();
+        }
         self.decision_seconds.observe(took.as_secs_f64());
         if d.rule == Some(UNREADABLE_RULE) {
             self.request_error("unreadable-request");

@@ -11,6 +11,7 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -90,6 +91,12 @@ impl PolicyStore {
 
     pub fn current(&self) -> Arc<Policy> {
         self.current.load_full()
+    }
+
+    /// The policy in force, without touching its reference count (which both worker threads
+    /// would otherwise contend on for every request). Do not hold it across an `.await`.
+    pub fn load(&self) -> arc_swap::Guard<Arc<Policy>> {
+        self.current.load()
     }
 
     /// Re-reads the policy file; on error the policy in force is kept and the error returned.
@@ -318,6 +325,17 @@ fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
+/// The answer to an AuthZ call; the common plain allow is a constant.
+fn authz_answer(answer: &AuthZResponse) -> Response<Full<Bytes>> {
+    if answer.allow && answer.msg.is_empty() && answer.err.is_empty() {
+        return Response::builder()
+            .header(CONTENT_TYPE, PLUGIN_CONTENT_TYPE)
+            .body(Full::new(Bytes::from_static(br#"{"Allow":true}"#)))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
+    }
+    json_response(StatusCode::OK, answer)
+}
+
 #[derive(serde::Serialize)]
 struct ErrorBody<'a> {
     #[serde(rename = "Err")]
@@ -348,21 +366,18 @@ async fn handle(
             let decision = authz_request(req, &state).await;
             state.metrics.decision(&decision, started.elapsed());
             log_decision(&decision);
-            json_response(StatusCode::OK, &decision.response())
+            authz_answer(&decision.response())
         }
         "/AuthZPlugin.AuthZRes" => {
             state.metrics.request("AuthZPlugin.AuthZRes");
             // Nothing to decide after the fact (denying here cannot undo the call); the body,
             // which may be large, is discarded as it streams in.
             discard_body(req.into_body(), state.limits.read_timeout).await;
-            json_response(
-                StatusCode::OK,
-                &AuthZResponse {
-                    allow: true,
-                    msg: String::new(),
-                    err: String::new(),
-                },
-            )
+            authz_answer(&AuthZResponse {
+                allow: true,
+                msg: String::new(),
+                err: String::new(),
+            })
         }
         _ => {
             state.metrics.request_error("unknown-endpoint");
@@ -385,63 +400,19 @@ async fn discard_body(mut body: Incoming, timeout: Duration) {
             }
         }
     };
-    let _ = tokio::time::timeout(timeout, drain).await;
+    let _ = within(timeout, drain).await;
 }
 
 /// Reads (bounded) and decides one AuthZ request. Never fails: problems become denials.
 async fn authz_request(req: Request<Incoming>, state: &State) -> Decision {
-    let policy = state.policy.current();
-    let limit = state.limits.max_request_bytes;
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Decision::unreadable(
-            &policy,
-            "authz-request",
-            format!("AuthZ request exceeds the {limit}-byte limit"),
-            None,
-        );
-    }
-    // Decoding one request holds a few times its size (the raw bytes, the base64 string, the
-    // decoded body and what is decoded from it): weigh the request by its declared length.
-    let weight = decision_slots(declared, limit, state.slots);
-    let Ok(_permit) = state.decisions.acquire_many(weight).await else {
-        return Decision::unreadable(
-            &policy,
-            "authz-request",
-            "server is shutting down".into(),
-            None,
-        );
-    };
-    let read = tokio::time::timeout(
-        state.limits.read_timeout,
-        Limited::new(req.into_body(), limit).collect(),
-    );
-    let bytes = match read.await {
-        Err(_) => {
-            return Decision::unreadable(
-                &policy,
-                "authz-request",
-                "timed out reading the AuthZ request".into(),
-                None,
-            )
+    // The policy is taken after the last await: its guard is cheap but must not be held across one.
+    let bytes = match read_authz_request(req, state).await {
+        Ok(bytes) => bytes,
+        Err(why) => {
+            return Decision::unreadable(&state.policy.load(), "authz-request", why, None);
         }
-        Ok(Err(e)) => {
-            let why = if e
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                format!("AuthZ request exceeds the {limit}-byte limit")
-            } else {
-                "could not read the AuthZ request".to_owned()
-            };
-            return Decision::unreadable(&policy, "authz-request", why, None);
-        }
-        Ok(Ok(collected)) => collected.to_bytes(),
     };
+    let policy = state.policy.load();
     match serde_json::from_slice::<AuthZRequest>(&bytes) {
         Ok(authz) => {
             drop(bytes);
@@ -453,6 +424,51 @@ async fn authz_request(req: Request<Incoming>, state: &State) -> Decision {
             format!("malformed AuthZ request: {e}"),
             None,
         ),
+    }
+}
+
+/// The AuthZ request's bytes, read within the size and time limits and a decision slot; or why not.
+async fn read_authz_request(req: Request<Incoming>, state: &State) -> Result<Bytes, String> {
+    let limit = state.limits.max_request_bytes;
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(format!("AuthZ request exceeds the {limit}-byte limit"));
+    }
+    // Decoding one request holds a few times its size (the raw bytes, the base64 string, the
+    // decoded body and what is decoded from it): weigh the request by its declared length.
+    let weight = decision_slots(declared, limit, state.slots);
+    let Ok(_permit) = state.decisions.acquire_many(weight).await else {
+        return Err("server is shutting down".into());
+    };
+    let read = Limited::new(req.into_body(), limit).collect();
+    match within(state.limits.read_timeout, read).await {
+        None => Err("timed out reading the AuthZ request".into()),
+        Some(Err(e)) => Err(
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                format!("AuthZ request exceeds the {limit}-byte limit")
+            } else {
+                "could not read the AuthZ request".to_owned()
+            },
+        ),
+        Some(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+/// Runs `fut` for at most `timeout` (`None` when it ran out). It is polled once before a timer
+/// is armed: a small request's body arrives with its head, so hyper already holds it and most
+/// requests finish without touching the timer wheel the worker threads share.
+async fn within<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => tokio::time::timeout(timeout, fut).await.ok(),
     }
 }
 
@@ -510,6 +526,40 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_constant_allow_answer_is_what_serde_would_write() {
+        use http_body_util::BodyExt;
+        let allow = AuthZResponse {
+            allow: true,
+            msg: String::new(),
+            err: String::new(),
+        };
+        for answer in [
+            allow.clone(),
+            AuthZResponse {
+                allow: false,
+                msg: "readonly-rootfs: no".into(),
+                err: String::new(),
+            },
+        ] {
+            let response = authz_answer(&answer);
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()[CONTENT_TYPE], PLUGIN_CONTENT_TYPE);
+            let body = block_on(response.into_body().collect())
+                .expect("a full body")
+                .to_bytes();
+            assert_eq!(body, serde_json::to_vec(&answer).unwrap());
+        }
+    }
+
+    /// Polls a future that is ready at once (a `Full` body) to completion.
+    fn block_on<F: Future>(fut: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(fut)
+    }
 
     #[test]
     fn large_requests_take_more_decision_slots() {

@@ -595,7 +595,7 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
     let request = AuthZRequest {
         request_method: args.method,
         request_uri: args.uri,
-        request_body,
+        request_body: request_body.map(Into::into),
         request_headers: Some(headers),
         ..AuthZRequest::default()
     };

@@ -190,7 +190,7 @@ mod tests {
             request_uri: uri.into(),
             request_body: body
                 .filter(|b| !b.is_empty())
-                .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+                .map(|b| base64::engine::general_purpose::STANDARD.encode(b).into()),
             request_headers: Some(headers),
             ..Default::default()
         }
@@ -278,7 +278,8 @@ mod tests {
         let mut bad = create("");
         bad.request_body = Some(
             base64::engine::general_purpose::STANDARD
-                .encode(b"{\"HostConfig\":{\"ReadonlyRootfs\":true},\"Image\":\"\xff\"}"),
+                .encode(b"{\"HostConfig\":{\"ReadonlyRootfs\":true},\"Image\":\"\xff\"}")
+                .into(),
         );
         bad.request_headers = None;
         assert!(!verdict(&bad).0);

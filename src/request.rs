@@ -85,7 +85,7 @@ impl<'a> RequestContext<'a> {
     pub fn has_body_bytes(&self) -> bool {
         self.request
             .request_body
-            .as_deref()
+            .as_ref()
             .is_some_and(|b| !b.is_empty())
     }
 
@@ -109,7 +109,11 @@ impl<'a> RequestContext<'a> {
 }
 
 fn verified_body(req: &AuthZRequest) -> Result<Vec<u8>, BodyError> {
-    let encoded = req.request_body.as_deref().ok_or(BodyError::Missing)?;
+    let encoded = req
+        .request_body
+        .as_ref()
+        .ok_or(BodyError::Missing)?
+        .as_bytes();
     if encoded.is_empty() {
         return Err(match req.header("Content-Length") {
             Some("0") => BodyError::Empty,
@@ -155,7 +159,7 @@ mod tests {
         AuthZRequest {
             request_method: "POST".into(),
             request_uri: "/containers/create".into(),
-            request_body: body.map(|b| base64_simd::STANDARD.encode_to_string(b)),
+            request_body: body.map(|b| base64_simd::STANDARD.encode_to_string(b).into()),
             request_headers: cl
                 .map(|v| HashMap::from([("Content-Length".to_string(), v.to_string())])),
             ..Default::default()

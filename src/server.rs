@@ -413,11 +413,8 @@ async fn authz_request(req: Request<Incoming>, state: &State) -> Decision {
         }
     };
     let policy = state.policy.load();
-    match serde_json::from_slice::<AuthZRequest>(&bytes) {
-        Ok(authz) => {
-            drop(bytes);
-            decide(&policy, &authz)
-        }
+    match AuthZRequest::from_json(&bytes) {
+        Ok(authz) => decide(&policy, &authz),
         Err(e) => Decision::unreadable(
             &policy,
             "authz-request",

@@ -18,14 +18,15 @@ const URIS: [&str; 4] = [
 
 fuzz_target!(|data: &[u8]| {
     let policy = Policy::default();
-    let req = match serde_json::from_slice::<AuthZRequest>(data) {
+    // As the server reads it (the body shares the input buffer).
+    let req = match AuthZRequest::from_json(&bytes::Bytes::copy_from_slice(data)) {
         Ok(req) => req,
         Err(_) => {
             let uri = URIS[data.first().map_or(0, |b| *b as usize % URIS.len())];
             AuthZRequest {
                 request_method: "POST".into(),
                 request_uri: uri.into(),
-                request_body: Some(base64_encode(data)),
+                request_body: Some(base64_encode(data).into()),
                 request_headers: Some(HashMap::from([(
                     "Content-Length".to_string(),
                     data.len().to_string(),

@@ -192,8 +192,8 @@ pub struct AdviseArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub docker: DockerArgs,
-    /// Policy file (JSON), as given to `serve`. Default: $ROOTFS_GUARD_POLICY when set and not
-    /// empty, else the embedded default.
+    /// Policy file (JSON), as given to `serve`; SIGHUP re-reads it. Default: $ROOTFS_GUARD_POLICY
+    /// when set and not empty, else the embedded default.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Stop violating containers when they start. A blunt instrument: the workload has already
@@ -532,7 +532,12 @@ fn run_advise(args: AdviseArgs) -> Result<ExitCode> {
 
 fn run_watch(args: WatchArgs) -> Result<ExitCode> {
     logging::init(log_format(args.log_format)?);
-    let policy = Arc::new(load_policy(policy_setting(args.policy).as_ref())?);
+    // Like `serve`: SIGHUP re-reads the policy file; a bad file keeps the policy in force.
+    let store = Arc::new(
+        PolicyStore::open(policy_setting(args.policy))
+            .context("cannot start without a valid policy")?,
+    );
+    let policy = store.current();
     let client = args.docker.client()?;
     let opts = watch::Options {
         output: match args.format {
@@ -548,13 +553,23 @@ fn run_watch(args: WatchArgs) -> Result<ExitCode> {
         stop = args.stop,
         "watching container events"
     );
-    let source: watch::PolicySource = Arc::new(move || policy.clone());
+    let source: watch::PolicySource = {
+        let store = store.clone();
+        Arc::new(move || store.current())
+    };
     runtime()?.block_on(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let reloads = async {
+            while hup.recv().await.is_some() {
+                server::reload_logged(&store);
+            }
+        };
         tokio::select! {
             () = watch::run(client, source, opts, None) => {}
+            () = reloads => {}
             _ = term.recv() => {}
             _ = int.recv() => {}
         }

@@ -478,6 +478,21 @@ fn decision_slots(declared: Option<u64>, limit: usize, slots: usize) -> u32 {
         .clamp(1, slots.max(1) as u64) as u32
 }
 
+/// Re-reads the policy file (on SIGHUP) and logs the outcome: the new policy, or the error and
+/// that the policy in force is kept.
+pub fn reload_logged(store: &PolicyStore) -> Option<Arc<Policy>> {
+    match store.reload() {
+        Ok(p) => {
+            info!(mode = %p.mode, fingerprint = %p.fingerprint(), "policy reloaded");
+            Some(p)
+        }
+        Err(e) => {
+            error!(error = %e, "policy reload failed; keeping the policy in force");
+            None
+        }
+    }
+}
+
 /// Runs the daemon until SIGTERM/SIGINT; SIGHUP reloads the policy file (a bad file is logged and
 /// the old policy stays). Removes the socket on exit unless systemd owns it.
 pub async fn run(
@@ -493,16 +508,8 @@ pub async fn run(
     let reload_state = state.clone();
     let reloader = tokio::spawn(async move {
         while hup.recv().await.is_some() {
-            match reload_state.policy.reload() {
-                Ok(p) => {
-                    reload_state.metrics.policy_reloaded(Some(&p));
-                    info!(mode = %p.mode, fingerprint = %p.fingerprint(), "policy reloaded")
-                }
-                Err(e) => {
-                    reload_state.metrics.policy_reloaded(None);
-                    error!(error = %e, "policy reload failed; keeping the policy in force")
-                }
-            }
+            let reloaded = reload_logged(&reload_state.policy);
+            reload_state.metrics.policy_reloaded(reloaded.as_deref());
         }
     });
     let shutdown = async move {

@@ -68,6 +68,12 @@ impl Watcher {
         std::fs::read_to_string(&self.err).unwrap_or_default()
     }
 
+    /// Asks it to re-read its policy file.
+    fn hup(&self) {
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGHUP) };
+    }
+
     /// Stops it with SIGTERM; it must exit 0.
     fn stop(mut self) {
         // SAFETY: signalling our own child by pid.
@@ -159,7 +165,10 @@ fn audit_and_watch_against_a_real_dockerd() {
     let host = format!("unix://{}", link.display());
     let allow = format!("{ALLOW_LABEL_KEY}={ALLOW_LABEL_VALUE}");
 
-    let watcher = Watcher::start(&host, &["--format", "json"]);
+    let watch_policy = links.path().join("watch-policy.json");
+    std::fs::write(&watch_policy, r#"{"mode":"enforce"}"#).unwrap();
+    let watch_policy_arg = watch_policy.display().to_string();
+    let watcher = Watcher::start(&host, &["--format", "json", "--policy", &watch_policy_arg]);
     wait_for("watch", "following container events", || watcher.stderr());
     // `serve --watch` (not dockerd's plugin: only its watcher matters here), with metrics.
     let metrics_sock = links.path().join("metrics.sock");
@@ -357,6 +366,32 @@ fn audit_and_watch_against_a_real_dockerd() {
     let health: serde_json::Value =
         serde_json::from_str(&scrape(&metrics_sock, "/health")).unwrap();
     assert_eq!(health["watch"], "connected");
+
+    // SIGHUP re-reads the watcher's policy file: a broken file is refused and the policy in
+    // force kept; a good one judges the next events.
+    std::fs::write(&watch_policy, r#"{"mode":"#).unwrap();
+    watcher.hup();
+    wait_for("watch: broken policy", "policy reload failed", || {
+        watcher.stderr()
+    });
+    let legacy = ["--label", "team=legacy", "bb:latest", "sh"];
+    d.docker_ok(&[&["create", "--name", "legacy-before"][..], &legacy].concat());
+    wait_for("watch: policy kept", "legacy-before", || watcher.stdout());
+    std::fs::write(
+        &watch_policy,
+        r#"{"allow_labels":[{"key":"team","value":"legacy"}]}"#,
+    )
+    .unwrap();
+    watcher.hup();
+    wait_for("watch: policy reloaded", "policy reloaded", || {
+        watcher.stderr()
+    });
+    d.docker_ok(&[&["create", "--name", "legacy-after"][..], &legacy].concat());
+    d.docker_ok(&["create", "--name", "after-reload", "bb:latest", "sh"]);
+    // Events are judged in order: once the later create is reported, the labelled one was passed.
+    let seen = wait_for("watch after reload", "after-reload", || watcher.stdout());
+    assert!(!seen.contains("legacy-after"), "{seen}");
+    d.docker_ok(&["rm", "-f", "legacy-before", "legacy-after", "after-reload"]);
 
     // A swarm task: created by dockerd itself (no API call, no AuthZ request), caught by the
     // watcher and named by service in the audit.

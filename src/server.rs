@@ -23,7 +23,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::UnixListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::{error, info, warn};
 
 use crate::decision::{decide, Decision};
@@ -406,8 +406,9 @@ async fn discard_body(mut body: Incoming, timeout: Duration) {
 /// Reads (bounded) and decides one AuthZ request. Never fails: problems become denials.
 async fn authz_request(req: Request<Incoming>, state: &State) -> Decision {
     // The policy is taken after the last await: its guard is cheap but must not be held across one.
-    let bytes = match read_authz_request(req, state).await {
-        Ok(bytes) => bytes,
+    // The decision slot is held until the decision is made.
+    let (bytes, _slot) = match read_authz_request(req, state).await {
+        Ok(read) => read,
         Err(why) => {
             return Decision::unreadable(&state.policy.load(), "authz-request", why, None);
         }
@@ -424,8 +425,12 @@ async fn authz_request(req: Request<Incoming>, state: &State) -> Decision {
     }
 }
 
-/// The AuthZ request's bytes, read within the size and time limits and a decision slot; or why not.
-async fn read_authz_request(req: Request<Incoming>, state: &State) -> Result<Bytes, String> {
+/// The AuthZ request's bytes, read within the size and time limits, and the decision slots it
+/// holds; or why it could not be read.
+async fn read_authz_request(
+    req: Request<Incoming>,
+    state: &State,
+) -> Result<(Bytes, SemaphorePermit<'_>), String> {
     let limit = state.limits.max_request_bytes;
     let declared = req
         .headers()
@@ -438,7 +443,7 @@ async fn read_authz_request(req: Request<Incoming>, state: &State) -> Result<Byt
     // Decoding one request holds a few times its size (the raw bytes, the base64 string, the
     // decoded body and what is decoded from it): weigh the request by its declared length.
     let weight = decision_slots(declared, limit, state.slots);
-    let Ok(_permit) = state.decisions.acquire_many(weight).await else {
+    let Ok(permit) = state.decisions.acquire_many(weight).await else {
         return Err("server is shutting down".into());
     };
     let read = Limited::new(req.into_body(), limit).collect();
@@ -453,7 +458,7 @@ async fn read_authz_request(req: Request<Incoming>, state: &State) -> Result<Byt
                 "could not read the AuthZ request".to_owned()
             },
         ),
-        Some(Ok(collected)) => Ok(collected.to_bytes()),
+        Some(Ok(collected)) => Ok((collected.to_bytes(), permit)),
     }
 }
 

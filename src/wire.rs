@@ -15,25 +15,30 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Content type of every answer to dockerd.
 pub const PLUGIN_CONTENT_TYPE: &str = "application/vnd.docker.plugins.v1+json";
 
-/// `authorization.Request` as dockerd sends it (unknown fields, e.g. `RequestPeerCertificates`,
-/// are ignored).
+/// What dockerd asks: one API call it is about to run (or, for AuthZRes, has run). Unknown fields
+/// (`RequestPeerCertificates`, ...) are ignored.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct AuthZRequest {
+    /// TLS client-certificate common name; empty on the unix socket.
     #[serde(rename = "User")]
     pub user: String,
     #[serde(rename = "UserAuthNMethod")]
     pub user_authn_method: String,
     #[serde(rename = "RequestMethod")]
     pub request_method: String,
+    /// Raw request target: percent-encoded, with query, possibly absolute-form.
     #[serde(rename = "RequestUri")]
     pub request_uri: String,
+    /// Base64 of the request body; `None` when dockerd did not forward one.
     #[serde(rename = "RequestBody", skip_serializing_if = "Option::is_none")]
     pub request_body: Option<Base64Body>,
+    /// Flattened request headers (last value wins), without auth headers.
     #[serde(rename = "RequestHeaders", skip_serializing_if = "Option::is_none")]
     pub request_headers: Option<HashMap<String, String>>,
 }
 
 impl AuthZRequest {
+    /// A request header by name, case-insensitively (dockerd sends Go's canonical form).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.request_headers
             .as_ref()?
@@ -165,6 +170,7 @@ impl Serialize for Base64Body {
     }
 }
 
+/// What dockerd reads back: only `Allow` and `Msg` count on a 200.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthZResponse {
     #[serde(rename = "Allow")]

@@ -318,20 +318,22 @@ pub async fn serve(listener: UnixListener, state: Arc<State>, shutdown: impl Fut
 
 fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    plugin_response(status, Bytes::from(body))
+}
+
+/// A response in the plugin protocol's content type.
+fn plugin_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
         .header(CONTENT_TYPE, PLUGIN_CONTENT_TYPE)
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
 /// The answer to an AuthZ call; the common plain allow is a constant.
 fn authz_answer(answer: &AuthZResponse) -> Response<Full<Bytes>> {
     if answer.allow && answer.msg.is_empty() && answer.err.is_empty() {
-        return Response::builder()
-            .header(CONTENT_TYPE, PLUGIN_CONTENT_TYPE)
-            .body(Full::new(Bytes::from_static(br#"{"Allow":true}"#)))
-            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
+        return plugin_response(StatusCode::OK, Bytes::from_static(br#"{"Allow":true}"#));
     }
     json_response(StatusCode::OK, answer)
 }

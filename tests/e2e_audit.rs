@@ -68,16 +68,19 @@ impl Watcher {
         std::fs::read_to_string(&self.err).unwrap_or_default()
     }
 
+    fn signal(&self, signal: i32) {
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
     /// Asks it to re-read its policy file.
     fn hup(&self) {
-        // SAFETY: signalling our own child by pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGHUP) };
+        self.signal(libc::SIGHUP);
     }
 
     /// Stops it with SIGTERM; it must exit 0.
     fn stop(mut self) {
-        // SAFETY: signalling our own child by pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.signal(libc::SIGTERM);
         let status = self.child.wait().unwrap();
         assert!(status.success(), "watch exited with {status}");
     }

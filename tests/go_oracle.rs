@@ -861,7 +861,9 @@ impl Gen {
         // Deep nesting in a key both skip: both refuse deeper than 10000 (Go's limit) and must
         // agree below it.
         if self.pct(2) {
-            let depth = self.pick(&[126, 127, 128, 129, 130, 200, 1000, 9998, 10001]);
+            // Inside the top-level object: 9999 is 10000 deep in all (Go's last accepted depth),
+            // 10000 is one past it.
+            let depth = self.pick(&[126, 127, 128, 129, 130, 200, 1000, 9998, 9999, 10000, 10001]);
             let deep = self.deep(depth);
             if let J::Obj(entries) = &mut tree {
                 let at = self.rng.usize(0..=entries.len());

@@ -165,6 +165,38 @@ fn main() {
         }
         None => t.row(["wire throughput", "not run", "", "", "", ""]),
     }
+    // What fixed work per request costs at the target's load (no targets: the yardstick for the
+    // 3 KB × 32 row above).
+    if let Some(rows) = wire["budget"]["rows"].as_array() {
+        for r in rows {
+            let cell = |s: &Value| {
+                format!(
+                    "{:.0} req/s, p99 {}, {:.1} µs CPU/req",
+                    f(&s["rps"]),
+                    us(&s["p99_us"]),
+                    f(&s["cpu_us_per_req"])
+                )
+            };
+            let (lo, hi) = (f(&r["rps_ratio_range"][0]), f(&r["rps_ratio_range"][1]));
+            t.row([
+                &format!(
+                    "budget {} × {}: the no-op + {}",
+                    r["body"].as_str().unwrap_or("?"),
+                    r["conns"],
+                    r["what"].as_str().unwrap_or("?")
+                ),
+                &cell(&r["guard"]),
+                &cell(&r["noop"]),
+                &format!(
+                    "{:.2}× [{lo:.2}–{hi:.2}]; p99 {:.2}×",
+                    f(&r["rps_ratio"]),
+                    f(&r["p99_ratio"])
+                ),
+                "",
+                "",
+            ]);
+        }
+    }
     let mem = &wire["memory"];
     if mem.is_object() {
         let (g, n) = (&mem["guard"], &mem["noop"]);

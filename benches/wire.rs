@@ -6,6 +6,11 @@
 //!   rootfs-guard and to the no-op baseline (same stack, answers `{"Allow":true}` without decoding),
 //!   interleaved (B S, S B, B S ...) so both see the same machine load; requests/s, p50/p99,
 //!   server CPU per request, ratios per pair.
+//! - **budget**: what work per request costs at the target's load (3 KB × 32): the no-op baseline
+//!   told to do fixed work (busy-waits of 0.5/1/2 µs; find + base64-decode + UTF-8-check the body;
+//!   a bare serde_json parse of it; rootfs-guard's decision alone; its log line alone), each
+//!   interleaved with the plain no-op. Shows how much a server may spend per request and keep a
+//!   ratio, and how the decision and the log line each weigh on their own.
 //! - **memory**: RSS of a fresh rootfs-guard process idle and under 64 connections of 1 MiB bodies.
 //! - **soak**: 2,000,000 mixed decisions (recorded dockerd traffic, 3 KB/20 KB/1 MiB creates,
 //!   denials, AuthZRes) on one process; every answer is checked against `decide()` run locally;
@@ -15,7 +20,7 @@
 //! Runs only under `cargo bench` (see `make bench`); `cargo test` builds it and returns at once.
 //! Traffic goes only to unix sockets in a private temp dir; every loop is bounded in time and count.
 //! Knobs: `ROOTFS_GUARD_BENCH_QUICK=1` (short runs while developing),
-//! `ROOTFS_GUARD_BENCH_STAGES=throughput,memory,soak,startup` (a subset),
+//! `ROOTFS_GUARD_BENCH_STAGES=throughput,budget,memory,soak,startup` (a subset),
 //! `ROOTFS_GUARD_BENCH_BODIES=3KB,20KB,1MiB` (a subset of the throughput matrix),
 //! `ROOTFS_GUARD_BENCH_SOAK_DECISIONS` (default 2,000,000), `ROOTFS_GUARD_BENCH_BIN` (another
 //! rootfs-guard build to measure, e.g. before/after a change).
@@ -37,7 +42,7 @@ use rootfs_guard::{decide, AuthZRequest, Policy};
 use serde_json::{json, Value};
 
 use common::{median_f64, percentile, range_f64};
-use servers::{ServerKind, ServerProcess};
+use servers::{NoopWork, ServerKind, ServerProcess};
 
 /// Connection counts of the throughput matrix.
 const CONNS: [usize; 4] = [1, 8, 32, 128];
@@ -301,79 +306,126 @@ impl Bench {
                 (false, true) => (Duration::from_millis(300), Duration::from_millis(2000)),
             };
             for &conns in &conns_wanted {
-                let mut per = [Vec::new(), Vec::new()]; // [noop, guard]
-                for rep in 0..reps {
-                    let order = if rep % 2 == 0 {
-                        [&noop, &guard]
-                    } else {
-                        [&guard, &noop]
-                    };
-                    for server in order {
-                        let issued = Arc::new(AtomicU64::new(0));
-                        let (out, cpu) =
-                            self.run_load(server, conns, &mix, warmup, measure, None, &issued);
-                        if let Some(e) = &out.first_error {
-                            eprintln!(
-                                "  {} errors: {} (first: {e})",
-                                server.kind.label(),
-                                out.errors
-                            );
-                        }
-                        let idx = usize::from(server.kind == ServerKind::Guard);
-                        per[idx].push(json!({
-                            "rps": out.rps(),
-                            "p50_us": out.p50_us(),
-                            "p99_us": out.p99_us(),
-                            "errors": out.errors,
-                            "requests": out.completed,
-                            // Server CPU (user+sys, 10 ms ticks) per request, whole run.
-                            "cpu_us_per_req": cpu.as_secs_f64() * 1e6 / (issued.load(Ordering::Relaxed).max(1) as f64),
-                        }));
-                    }
-                }
-                let get = |i: usize, k: &str| -> Vec<f64> {
-                    per[i]
-                        .iter()
-                        .map(|r| r[k].as_f64().unwrap_or(f64::NAN))
-                        .collect()
-                };
-                let ratio = |k: &str| -> Vec<f64> {
-                    get(1, k)
-                        .iter()
-                        .zip(get(0, k))
-                        .map(|(g, n)| g / n)
-                        .collect()
-                };
-                let (rps_r, p99_r, p50_r) = (ratio("rps"), ratio("p99_us"), ratio("p50_us"));
-                let row = json!({
-                    "body": b.name,
-                    "conns": conns,
-                    "noop": summarise(&per[0]),
-                    "guard": summarise(&per[1]),
-                    "rps_ratio": median_f64(&rps_r),
-                    "rps_ratio_range": range_f64(&rps_r),
-                    "p50_ratio": median_f64(&p50_r),
-                    "p99_ratio": median_f64(&p99_r),
-                    "p99_ratio_range": range_f64(&p99_r),
-                    "runs": {"noop": per[0], "guard": per[1]},
-                });
+                let per = self.interleaved([&noop, &guard], conns, &mix, warmup, measure, reps);
+                let mut row = compare(&per);
+                row["body"] = json!(b.name);
+                row["conns"] = json!(conns);
                 eprintln!(
                     "  {:>5} x{:<3} no-op {:>8.0} req/s p99 {:>7.0} µs | guard {:>8.0} req/s p99 {:>7.0} µs | ratio {:.3} ({:.3}-{:.3}) p99 ratio {:.2} | CPU/req {:.1} vs {:.1} µs",
                     b.name,
                     conns,
-                    row["noop"]["rps"].as_f64().unwrap_or(0.0),
-                    row["noop"]["p99_us"].as_f64().unwrap_or(0.0),
-                    row["guard"]["rps"].as_f64().unwrap_or(0.0),
-                    row["guard"]["p99_us"].as_f64().unwrap_or(0.0),
-                    median_f64(&rps_r),
-                    range_f64(&rps_r).0,
-                    range_f64(&rps_r).1,
-                    median_f64(&p99_r),
-                    row["guard"]["cpu_us_per_req"].as_f64().unwrap_or(0.0),
-                    row["noop"]["cpu_us_per_req"].as_f64().unwrap_or(0.0),
+                    f(&row["noop"]["rps"]),
+                    f(&row["noop"]["p99_us"]),
+                    f(&row["guard"]["rps"]),
+                    f(&row["guard"]["p99_us"]),
+                    f(&row["rps_ratio"]),
+                    f(&row["rps_ratio_range"][0]),
+                    f(&row["rps_ratio_range"][1]),
+                    f(&row["p99_ratio"]),
+                    f(&row["guard"]["cpu_us_per_req"]),
+                    f(&row["noop"]["cpu_us_per_req"]),
                 );
                 rows.push(row);
             }
+        }
+        json!({"reps": reps, "rows": rows})
+    }
+
+    /// `reps` interleaved load runs of a baseline and a candidate server (B C, C B, B C ...) so
+    /// both see the same machine load: the per-run metrics of each, `[baseline, candidate]`.
+    #[allow(clippy::too_many_arguments)]
+    fn interleaved(
+        &self,
+        [baseline, candidate]: [&ServerProcess; 2],
+        conns: usize,
+        mix: &Arc<Vec<Req>>,
+        warmup: Duration,
+        measure: Duration,
+        reps: usize,
+    ) -> [Vec<Value>; 2] {
+        let mut per = [Vec::new(), Vec::new()];
+        for rep in 0..reps {
+            let order = if rep % 2 == 0 {
+                [(0, baseline), (1, candidate)]
+            } else {
+                [(1, candidate), (0, baseline)]
+            };
+            for (idx, server) in order {
+                let issued = Arc::new(AtomicU64::new(0));
+                let (out, cpu) = self.run_load(server, conns, mix, warmup, measure, None, &issued);
+                if let Some(e) = &out.first_error {
+                    eprintln!(
+                        "  {} errors: {} (first: {e})",
+                        server.kind.label(),
+                        out.errors
+                    );
+                }
+                per[idx].push(json!({
+                    "rps": out.rps(),
+                    "p50_us": out.p50_us(),
+                    "p99_us": out.p99_us(),
+                    "errors": out.errors,
+                    "requests": out.completed,
+                    // Server CPU (user+sys, 10 ms ticks) per request, whole run.
+                    "cpu_us_per_req": cpu.as_secs_f64() * 1e6 / (issued.load(Ordering::Relaxed).max(1) as f64),
+                }));
+            }
+        }
+        per
+    }
+
+    /// What work per request costs over the wire at the throughput target's load (3 KB body, 32
+    /// connections): the no-op baseline against itself told to do fixed work first — busy-waits
+    /// of 0.5, 1 and 2 µs, the least any decision must do (find, base64-decode and UTF-8-check the
+    /// body), a bare serde_json parse of the body, rootfs-guard's decision alone and its log line
+    /// alone — each interleaved with the plain no-op, like the throughput rows.
+    fn budget(&self) -> Value {
+        let reps = if self.quick { 1 } else { 3 };
+        // 32 (the target's load) unless one count is asked for.
+        let conns = std::env::var("ROOTFS_GUARD_BENCH_CONNS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(32);
+        let (warmup, measure) = if self.quick {
+            (Duration::from_millis(100), Duration::from_millis(400))
+        } else {
+            (Duration::from_millis(250), Duration::from_millis(1500))
+        };
+        let body = common::bench_bodies()
+            .into_iter()
+            .find(|b| b.name == "3KB")
+            .expect("the 3 KB body");
+        let mix = Arc::new(vec![Req {
+            path: "/AuthZPlugin.AuthZReq",
+            body: Bytes::from(body.authz),
+            allow: true,
+        }]);
+        let noop = ServerProcess::start(ServerKind::Noop, &self.socket("budget-noop"), None);
+        let mut rows = Vec::new();
+        for work in NoopWork::SERIES {
+            let name = work.name();
+            let worker = ServerProcess::start_with(
+                ServerKind::Noop,
+                work,
+                &self.socket(&format!("budget-{name}")),
+                None,
+            );
+            let per = self.interleaved([&noop, &worker], conns, &mix, warmup, measure, reps);
+            let mut row = compare(&per);
+            row["work"] = json!(name);
+            row["what"] = json!(work.describe());
+            row["conns"] = json!(conns);
+            row["body"] = json!("3KB");
+            eprintln!(
+                "  no-op + {name:<12} 3KB x{conns}: ratio {:.3} ({:.3}-{:.3}) p99 ratio {:.2} | CPU/req {:.1} vs {:.1} µs",
+                f(&row["rps_ratio"]),
+                f(&row["rps_ratio_range"][0]),
+                f(&row["rps_ratio_range"][1]),
+                f(&row["p99_ratio"]),
+                f(&row["guard"]["cpu_us_per_req"]),
+                f(&row["noop"]["cpu_us_per_req"]),
+            );
+            rows.push(row);
         }
         json!({"reps": reps, "rows": rows})
     }
@@ -550,6 +602,35 @@ impl Bench {
     }
 }
 
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// One comparison row from [`Bench::interleaved`]'s runs: the median metrics of the baseline
+/// (`noop`) and the candidate (`guard`), the candidate/baseline ratios (median and min–max over
+/// the pairs), and every run.
+fn compare(per: &[Vec<Value>; 2]) -> Value {
+    let get = |i: usize, k: &str| -> Vec<f64> { per[i].iter().map(|r| f(&r[k])).collect() };
+    let ratio = |k: &str| -> Vec<f64> {
+        get(1, k)
+            .iter()
+            .zip(get(0, k))
+            .map(|(g, n)| g / n)
+            .collect()
+    };
+    let (rps_r, p99_r, p50_r) = (ratio("rps"), ratio("p99_us"), ratio("p50_us"));
+    json!({
+        "noop": summarise(&per[0]),
+        "guard": summarise(&per[1]),
+        "rps_ratio": median_f64(&rps_r),
+        "rps_ratio_range": range_f64(&rps_r),
+        "p50_ratio": median_f64(&p50_r),
+        "p99_ratio": median_f64(&p99_r),
+        "p99_ratio_range": range_f64(&p99_r),
+        "runs": {"noop": per[0], "guard": per[1]},
+    })
+}
+
 /// Median and spread of per-run metrics.
 fn summarise(runs: &[Value]) -> Value {
     let get = |k: &str| -> Vec<f64> {
@@ -674,7 +755,7 @@ fn main() {
     }
     let quick = std::env::var("ROOTFS_GUARD_BENCH_QUICK").as_deref() == Ok("1");
     let stages = std::env::var("ROOTFS_GUARD_BENCH_STAGES")
-        .unwrap_or_else(|_| "throughput,memory,soak,startup".into());
+        .unwrap_or_else(|_| "throughput,budget,memory,soak,startup".into());
     let bench = Bench {
         rt: tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -698,6 +779,7 @@ fn main() {
                 "guard": bench.memory(ServerKind::Guard),
                 "noop": bench.memory(ServerKind::Noop),
             }),
+            "budget" => bench.budget(),
             "soak" => bench.soak(),
             "startup" => bench.startup(),
             other => panic!("unknown stage {other}"),

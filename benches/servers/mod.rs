@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -23,6 +24,16 @@ pub fn run_noop_server_if_asked() {
         return;
     };
     let socket = PathBuf::from(socket);
+    let work = std::env::var(NOOP_WORK_ENV)
+        .ok()
+        .map_or(NoopWork::Nothing, |w| {
+            NoopWork::parse(&w).unwrap_or_else(|| panic!("unknown {NOOP_WORK_ENV} {w:?}"))
+        });
+    if work == NoopWork::LogLine {
+        // rootfs-guard's own log setup (stderr, like the guard's, goes where the bench sends it).
+        rootfs_guard::logging::init(rootfs_guard::logging::LogFormat::Text);
+    }
+    let _ = NOOP_WORK.set(work);
     // The same runtime rootfs-guard's `serve` builds.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -65,16 +76,158 @@ async fn noop_server(socket: &Path) {
 async fn noop_handle(
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let answer: &'static [u8] = match req.uri().path() {
+    let path = req.uri().path();
+    let answer: &'static [u8] = match path {
         "/Plugin.Activate" => br#"{"Implements":["authz"]}"#,
         _ => br#"{"Allow":true}"#,
     };
-    // Read the whole body as rootfs-guard does (bounded), but decode nothing.
-    let _ = Limited::new(req.into_body(), 8 << 20).collect().await;
+    let work = match (path, NOOP_WORK.get()) {
+        ("/AuthZPlugin.AuthZReq", Some(&work)) => work,
+        _ => NoopWork::Nothing,
+    };
+    // Read the whole body as rootfs-guard does (bounded), but decode nothing (unless told to do
+    // some fixed work).
+    let body = Limited::new(req.into_body(), 8 << 20).collect().await;
+    if let Ok(body) = body {
+        work.run(&body.to_bytes());
+    }
     Ok(Response::builder()
         .header("Content-Type", "application/vnd.docker.plugins.v1+json")
         .body(Full::new(Bytes::from_static(answer)))
         .expect("response"))
+}
+
+/// Set on a re-exec of the no-op baseline to give it fixed work per AuthZ call ([`NoopWork`]).
+pub const NOOP_WORK_ENV: &str = "ROOTFS_GUARD_BENCH_NOOP_WORK";
+
+static NOOP_WORK: OnceLock<NoopWork> = OnceLock::new();
+
+/// Work the no-op baseline can be told to do per AuthZ call before it answers, to measure what a
+/// given amount of work costs over the wire (the wire bench's "budget" stage): how much a server
+/// may spend per request and still keep a throughput ratio, and what each part of rootfs-guard's
+/// work (the decision, the log line) costs by itself on the same stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoopWork {
+    Nothing,
+    /// Busy-waits this many nanoseconds (pure CPU, no memory traffic).
+    SpinNs(u32),
+    /// Finds `RequestBody`, base64-decodes it and checks it is UTF-8: the least a decision on
+    /// the body has to do.
+    ReadBody,
+    /// `ReadBody` plus a bare `serde_json::Value` parse of the body (the decision core's
+    /// reference in the `decide` bench).
+    SerdeValue,
+    /// rootfs-guard's `AuthZRequest::from_json` + `decide()` with the default policy, no log line.
+    Decide,
+    /// rootfs-guard's decision log line for the request (decided once, on the first call),
+    /// through rootfs-guard's own log setup; no decoding per call.
+    LogLine,
+}
+
+impl NoopWork {
+    /// The budget stage's series, in the order it runs them.
+    pub const SERIES: [NoopWork; 7] = [
+        NoopWork::SpinNs(500),
+        NoopWork::SpinNs(1000),
+        NoopWork::SpinNs(2000),
+        NoopWork::ReadBody,
+        NoopWork::SerdeValue,
+        NoopWork::Decide,
+        NoopWork::LogLine,
+    ];
+
+    /// The form `ROOTFS_GUARD_BENCH_NOOP_WORK` takes (also the label in results).
+    pub fn name(self) -> String {
+        match self {
+            NoopWork::Nothing => "nothing".into(),
+            NoopWork::SpinNs(ns) => format!("spin-{ns}ns"),
+            NoopWork::ReadBody => "read-body".into(),
+            NoopWork::SerdeValue => "serde-value".into(),
+            NoopWork::Decide => "decide".into(),
+            NoopWork::LogLine => "log-line".into(),
+        }
+    }
+
+    /// What the no-op does per call, for the summary table.
+    pub fn describe(self) -> String {
+        match self {
+            NoopWork::Nothing => "nothing more".into(),
+            NoopWork::SpinNs(ns) => format!("a {:.1} µs busy-wait", f64::from(ns) / 1e3),
+            NoopWork::ReadBody => "find, base64-decode and UTF-8-check the body".into(),
+            NoopWork::SerdeValue => "a bare serde_json::Value parse of the body".into(),
+            NoopWork::Decide => "rootfs-guard's AuthZ parse + decide(), no log line".into(),
+            NoopWork::LogLine => "rootfs-guard's decision log line, no decoding".into(),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NoopWork> {
+        match s {
+            "nothing" => Some(NoopWork::Nothing),
+            "read-body" => Some(NoopWork::ReadBody),
+            "serde-value" => Some(NoopWork::SerdeValue),
+            "decide" => Some(NoopWork::Decide),
+            "log-line" => Some(NoopWork::LogLine),
+            _ => s
+                .strip_prefix("spin-")
+                .and_then(|n| n.strip_suffix("ns"))
+                .and_then(|n| n.parse().ok())
+                .map(NoopWork::SpinNs),
+        }
+    }
+
+    fn run(self, authz: &Bytes) {
+        use std::hint::black_box;
+        match self {
+            NoopWork::Nothing => {}
+            NoopWork::SpinNs(ns) => {
+                let until = Instant::now() + Duration::from_nanos(ns.into());
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+            }
+            NoopWork::ReadBody => {
+                black_box(read_body(authz));
+            }
+            NoopWork::SerdeValue => {
+                if let Some(body) = read_body(authz) {
+                    black_box(serde_json::from_slice::<serde_json::Value>(&body).ok());
+                }
+            }
+            NoopWork::Decide => {
+                if let Ok(req) = rootfs_guard::AuthZRequest::from_json(authz) {
+                    black_box(rootfs_guard::decide(default_policy(), &req));
+                }
+            }
+            NoopWork::LogLine => {
+                static DECISION: OnceLock<Option<rootfs_guard::Decision>> = OnceLock::new();
+                let decision = DECISION.get_or_init(|| {
+                    rootfs_guard::AuthZRequest::from_json(authz)
+                        .ok()
+                        .map(|req| rootfs_guard::decide(default_policy(), &req))
+                });
+                if let Some(d) = decision {
+                    rootfs_guard::logging::log_decision(d);
+                }
+            }
+        }
+    }
+}
+
+fn default_policy() -> &'static rootfs_guard::Policy {
+    static POLICY: OnceLock<rootfs_guard::Policy> = OnceLock::new();
+    POLICY.get_or_init(rootfs_guard::Policy::default)
+}
+
+/// The decoded `RequestBody` of an AuthZ request, found without parsing the envelope.
+fn read_body(authz: &[u8]) -> Option<Vec<u8>> {
+    const KEY: &[u8] = b"\"RequestBody\":\"";
+    let at = memchr::memmem::find(authz, KEY)? + KEY.len();
+    let len = memchr::memchr(b'"', &authz[at..])?;
+    let body = base64_simd::STANDARD
+        .decode_to_vec(&authz[at..at + len])
+        .ok()?;
+    std::str::from_utf8(&body).ok()?;
+    Some(body)
 }
 
 /// The rootfs-guard binary under test: the release build cargo made for this bench, or
@@ -118,6 +271,16 @@ impl ServerProcess {
     /// Starts `kind` on `socket` with its stderr (the decision log) going to `log` (or nowhere)
     /// and waits (up to 15 s) until the socket accepts connections.
     pub fn start(kind: ServerKind, socket: &Path, log: Option<&Path>) -> ServerProcess {
+        Self::start_with(kind, NoopWork::Nothing, socket, log)
+    }
+
+    /// [`ServerProcess::start`], with a no-op baseline told to do `work` per AuthZ call.
+    pub fn start_with(
+        kind: ServerKind,
+        work: NoopWork,
+        socket: &Path,
+        log: Option<&Path>,
+    ) -> ServerProcess {
         let _ = std::fs::remove_file(socket);
         let mut cmd = match kind {
             ServerKind::Guard => {
@@ -136,6 +299,9 @@ impl ServerProcess {
                 // Hermetic: no policy or log format from the caller's environment.
                 cmd.env_remove(key);
             }
+        }
+        if kind == ServerKind::Noop && work != NoopWork::Nothing {
+            cmd.env(NOOP_WORK_ENV, work.name());
         }
         let stderr = match log {
             Some(path) => Stdio::from(std::fs::File::create(path).expect("server log file")),

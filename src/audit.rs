@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::docker_client::{short_id, ContainerInspect, DockerClient, DockerError};
+use crate::model::Labels;
 use crate::policy::Policy;
 use crate::rules::assess::{assess_container, remount_risk, Assessment, ContainerFacts};
 
@@ -81,7 +82,9 @@ pub fn facts(c: &ContainerInspect) -> ContainerFacts<'_> {
         readonly_rootfs: hc.is_some_and(|h| h.readonly_rootfs),
         privileged: hc.is_some_and(|h| h.privileged),
         cap_add: hc.and_then(|h| h.cap_add.as_deref()).unwrap_or(&[]),
-        labels: config.and_then(|c| c.labels.as_ref()),
+        labels: config
+            .and_then(|c| c.labels.as_ref())
+            .map(|l| l as &dyn Labels),
         image: config.map_or("", |c| c.image.as_str()),
         user: None,
     }
@@ -90,7 +93,7 @@ pub fn facts(c: &ContainerInspect) -> ContainerFacts<'_> {
 /// Judges one inspected container.
 pub fn assess(policy: &Policy, c: &ContainerInspect) -> Row {
     let f = facts(c);
-    let label = |key: &str| f.labels.and_then(|l| l.get(key)).cloned();
+    let label = |key: &str| f.labels.and_then(|l| l.label(key)).map(str::to_owned);
     let (verdict, exemption, rule, message) = match assess_container(policy, &f) {
         Assessment::Compliant => (Verdict::Compliant, None, None, None),
         Assessment::Exempt(entry) => (Verdict::Exempt, Some(entry), None, None),

@@ -240,6 +240,15 @@ mod tests {
                 r#"{"Image":"bb","Labels":{"rootfs-guard.allow-writable":"TRUE"}}"#,
                 false,
             ),
+            // Repeated label keys: the last value is the one dockerd stores.
+            (
+                r#"{"Image":"bb","Labels":{"rootfs-guard.allow-writable":"true","rootfs-guard.allow-writable":"no"}}"#,
+                false,
+            ),
+            (
+                r#"{"Image":"bb","Labels":{"rootfs-guard.allow-writable":"no"},"LABELS":{"rootfs-guard.allow-writable":"true"}}"#,
+                true,
+            ),
             (
                 r#"{"Image":"bb","HostConfig":{"Labels":{"rootfs-guard.allow-writable":"true"}}}"#,
                 false,

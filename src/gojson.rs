@@ -188,16 +188,6 @@ pub trait GoStruct: Default {
     }
 }
 
-/// Seed that routes one `next_value_seed` call into `GoDecode::go_decode`.
-struct Into<'a, T: ?Sized>(&'a mut T);
-
-impl<'de, T: GoDecode + ?Sized> DeserializeSeed<'de> for Into<'_, T> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
-        self.0.go_decode(de)
-    }
-}
-
 /// Seed that decodes one struct field by index.
 struct FieldInto<'a, T>(&'a mut T, usize);
 
@@ -340,11 +330,81 @@ impl<T: GoStruct> GoDecode for GoValue<T> {
 /// merges its entries into it (later duplicate keys win); an entry whose value is `null` is stored
 /// as the empty string, as Go stores the zero value. Map keys are case-sensitive.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct GoStringMap(pub Option<BTreeMap<String, String>>);
+pub struct GoStringMap(pub Option<FlatStringMap>);
+
+/// The entries of a decoded `map[string]string`, in arrival order, in one buffer: a compose body
+/// carries dozens of labels, and a tree of owned strings cost two allocations and an ordered
+/// insert per label. A lookup finds the *last* entry with the key, which is the value Go's map
+/// ends up holding. Compares as a map (duplicates and order do not matter).
+#[derive(Debug, Default, Clone)]
+pub struct FlatStringMap {
+    text: String,
+    /// Per entry: where its key starts, where its value starts (= the key's end), where the value
+    /// ends, as offsets into `text`.
+    entries: Vec<[usize; 3]>,
+}
+
+impl FlatStringMap {
+    /// The value the map holds for `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|[k, v, _]| self.text.get(*k..*v) == Some(key))
+            .and_then(|[_, v, end]| self.text.get(*v..*end))
+    }
+
+    /// Sets `key` to `value` (a later call with the same key wins).
+    pub fn insert(&mut self, key: &str, value: &str) {
+        let k = self.text.len();
+        self.text.push_str(key);
+        let v = self.text.len();
+        self.text.push_str(value);
+        self.entries.push([k, v, self.text.len()]);
+    }
+
+    /// The map as Go holds it: one entry per key, with its last value, ordered by key.
+    pub fn to_btree(&self) -> BTreeMap<&str, &str> {
+        let mut map = BTreeMap::new();
+        for &[k, v, end] in &self.entries {
+            if let (Some(key), Some(value)) = (self.text.get(k..v), self.text.get(v..end)) {
+                map.insert(key, value);
+            }
+        }
+        map
+    }
+
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.to_btree().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl PartialEq for FlatStringMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_btree() == other.to_btree()
+    }
+}
+
+impl Eq for FlatStringMap {}
+
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for FlatStringMap {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut map = FlatStringMap::default();
+        for (k, v) in iter {
+            map.insert(k.as_ref(), v.as_ref());
+        }
+        map
+    }
+}
 
 impl GoDecode for GoStringMap {
     fn go_decode<'de, D: Deserializer<'de>>(&mut self, de: D) -> Result<(), D::Error> {
-        struct V<'a>(&'a mut Option<BTreeMap<String, String>>);
+        struct V<'a>(&'a mut Option<FlatStringMap>);
         impl<'de> Visitor<'de> for V<'_> {
             type Value = ();
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -355,16 +415,44 @@ impl GoDecode for GoStringMap {
                 Ok(())
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-                let labels = self.0.get_or_insert_with(BTreeMap::new);
+                let labels = self.0.get_or_insert_with(FlatStringMap::default);
                 while let Some(Key(key)) = map.next_key::<Key>()? {
-                    let mut value = String::new();
-                    map.next_value_seed(Into(&mut value))?;
-                    labels.insert(key.into_owned(), value);
+                    // The value is decoded straight into the buffer, after the key.
+                    let k = labels.text.len();
+                    labels.text.push_str(&key);
+                    let v = labels.text.len();
+                    map.next_value_seed(MapValueInto(&mut labels.text))?;
+                    labels.entries.push([k, v, labels.text.len()]);
                 }
                 Ok(())
             }
         }
         de.deserialize_any(V(&mut self.0))
+    }
+}
+
+/// Seed that appends one `map[string]string` value to a buffer: a JSON string is appended,
+/// `null` appends nothing (Go stores the zero value, ""), anything else fails the decode.
+struct MapValueInto<'a>(&'a mut String);
+
+impl<'de> DeserializeSeed<'de> for MapValueInto<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        struct V<'a>(&'a mut String);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+                self.0.push_str(v);
+                Ok(())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+                Ok(())
+            }
+        }
+        de.deserialize_any(V(self.0))
     }
 }
 
@@ -579,11 +667,10 @@ mod tests {
     #[test]
     fn maps_merge_and_null_erases() {
         let o = outer(r#"{"Labels":{"a":"1","b":"2"},"labels":{"b":"3"}}"#).unwrap();
-        let want: BTreeMap<_, _> = [("a", "1"), ("b", "3")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        assert_eq!(o.labels.0, Some(want));
+        let labels = o.labels.0.unwrap();
+        assert_eq!(labels.to_btree(), BTreeMap::from([("a", "1"), ("b", "3")]));
+        assert_eq!(labels.len(), 2);
+        assert_eq!(labels, [("b", "3"), ("a", "1")].into_iter().collect());
         assert_eq!(
             outer(r#"{"Labels":{"k":"v"},"labels":null}"#)
                 .unwrap()
@@ -597,9 +684,20 @@ mod tests {
     fn map_keys_are_case_sensitive_and_null_values_become_empty() {
         let o = outer(r#"{"Labels":{"K":"v","k":null,"k2":"x","k2":"y"}}"#).unwrap();
         let labels = o.labels.0.unwrap();
-        assert_eq!(labels["K"], "v");
-        assert_eq!(labels["k"], "");
-        assert_eq!(labels["k2"], "y");
+        assert_eq!(labels.get("K"), Some("v"));
+        assert_eq!(labels.get("k"), Some(""));
+        assert_eq!(labels.get("k2"), Some("y"));
+        assert_eq!(labels.get("K2"), None);
+        assert_eq!(labels.len(), 3);
+        // Escaped keys and values are stored unescaped; "" is a key like any other.
+        let o = outer(r#"{"Labels":{"a\u0062":"\"x\"","":"e","ab":"y"}}"#).unwrap();
+        let labels = o.labels.0.unwrap();
+        assert_eq!(labels.get("ab"), Some("y"));
+        assert_eq!(labels.get(""), Some("e"));
+        assert_eq!(labels.get("a"), None);
+        // An empty object makes an empty, non-nil map.
+        let o = outer(r#"{"Labels":{}}"#).unwrap();
+        assert!(o.labels.0.is_some_and(|l| l.is_empty()));
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Labels;
+
 /// The label that exempts a container in the default policy.
 pub const DEFAULT_ALLOW_LABEL: &str = "rootfs-guard.allow-writable";
 
@@ -81,13 +83,8 @@ impl fmt::Display for AllowLabel {
 impl AllowLabel {
     /// Whether this entry exempts a container with these labels and image, created by `user`
     /// (`None`: the creator is unknown, as in an audit of existing containers).
-    pub fn matches(
-        &self,
-        labels: &std::collections::BTreeMap<String, String>,
-        image: &str,
-        user: Option<&str>,
-    ) -> bool {
-        labels.get(&self.key) == Some(&self.value)
+    pub fn matches(&self, labels: &dyn Labels, image: &str, user: Option<&str>) -> bool {
+        labels.label(&self.key) == Some(self.value.as_str())
             && (self.users.is_empty() || user.is_none_or(|u| self.users.iter().any(|x| x == u)))
             && (self.images.is_empty() || self.images.iter().any(|p| image_matches(p, image)))
     }
@@ -223,7 +220,7 @@ impl Policy {
     /// `user` (`None`: unknown creator), if any.
     pub fn exempting_label<'a>(
         &'a self,
-        labels: Option<&std::collections::BTreeMap<String, String>>,
+        labels: Option<&dyn Labels>,
         image: &str,
         user: Option<&str>,
     ) -> Option<&'a AllowLabel> {

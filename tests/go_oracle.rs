@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rootfs_guard::gojson::GoJsonError;
+use rootfs_guard::gojson::{FlatStringMap, GoJsonError};
 use rootfs_guard::model::{grants_remount, CreateBody, DockerdReading, ExecConfig, ServiceSpec};
 use serde::Deserialize;
 
@@ -1296,6 +1296,16 @@ impl Oracle {
 
 // ───────────────────────────── comparing ─────────────────────────────
 
+/// Rust's decoded labels as the map they stand for (one entry per key, its last value).
+fn owned_labels(labels: Option<&FlatStringMap>) -> Option<BTreeMap<String, String>> {
+    labels.map(|l| {
+        l.to_btree()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    })
+}
+
 fn allow_label(labels: Option<&BTreeMap<String, String>>) -> bool {
     labels.and_then(|l| l.get(ALLOW_KEY)).map(String::as_str) == Some(ALLOW_VALUE)
 }
@@ -1465,7 +1475,8 @@ fn check_create(body: &[u8], go: &GoCreate, r: &mut Report) {
         return;
     }
     r.both_read += 1;
-    let labelled = allow_label(rust.labels());
+    let rust_labels = owned_labels(rust.labels());
+    let labelled = allow_label(rust_labels.as_ref());
     let mut rust_locked = true;
     let mut go_allows_everywhere = true;
     for (reading, g) in views {
@@ -1481,7 +1492,14 @@ fn check_create(body: &[u8], go: &GoCreate, r: &mut Report) {
         }
         go_allows_everywhere &=
             (g.ro && !g.privileged && !g.remount) || allow_label(g.labels.as_ref());
-        let mine = (ro, privileged, &caps, remount, rust.labels(), rust.image());
+        let mine = (
+            ro,
+            privileged,
+            &caps,
+            remount,
+            rust_labels.as_ref(),
+            rust.image(),
+        );
         let theirs = (
             g.ro,
             g.privileged,
@@ -1571,7 +1589,7 @@ fn check_service(body: &[u8], go: &GoService, r: &mut Report) {
         cs.is_some_and(|c| c.read_only),
         cs.and_then(|c| c.capability_add.0.clone()),
         cs.is_some_and(|c| grants_remount(c.capability_add()).is_some()),
-        cs.and_then(|c| c.labels()),
+        owned_labels(cs.and_then(|c| c.labels())),
         cs.map_or("", |c| c.image.as_str()),
     );
     let theirs = (
@@ -1579,7 +1597,7 @@ fn check_service(body: &[u8], go: &GoService, r: &mut Report) {
         go.ro,
         go.caps.clone(),
         go.remount,
-        go.labels.as_ref(),
+        go.labels.clone(),
         go.image.as_str(),
     );
     if mine != theirs {
@@ -1595,7 +1613,7 @@ fn check_service(body: &[u8], go: &GoService, r: &mut Report) {
     let allows = |present: bool, ro: bool, remount: bool, labels| {
         !present || (ro && !remount) || allow_label(labels)
     };
-    let rust_allows = allows(mine.0, mine.1, mine.3, mine.4);
+    let rust_allows = allows(mine.0, mine.1, mine.3, mine.4.as_ref());
     if rust_allows {
         *r.rust_allows
             .entry("service: read-only/labelled/no spec")

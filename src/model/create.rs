@@ -6,11 +6,11 @@
 //! dropped the embedded HostConfig. [`DockerdReading`] names the two readings; a decision must hold
 //! under both.
 
-use std::collections::BTreeMap;
-
 use serde::Deserializer;
 
-use crate::gojson::{self, GoDecode, GoJsonError, GoStrSlice, GoStringMap, GoStruct, GoValue};
+use crate::gojson::{
+    self, FlatStringMap, GoDecode, GoJsonError, GoStrSlice, GoStringMap, GoStruct, GoValue,
+};
 
 /// How a dockerd version turns a create body into a HostConfig.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,7 @@ impl CreateBody {
     }
 
     /// The labels the container would carry (the same under every reading).
-    pub fn labels(&self) -> Option<&BTreeMap<String, String>> {
+    pub fn labels(&self) -> Option<&FlatStringMap> {
         self.config.as_ref().and_then(|c| c.labels.0.as_ref())
     }
 
@@ -239,8 +239,9 @@ mod tests {
         };
         // Seen on dockerd: a later null erases earlier labels.
         assert_eq!(labels(r#"{"Labels":{"k":"v"},"labels":null}"#), None);
-        let merged = labels(r#"{"Labels":{"a":"1"},"LABELS":{"b":"2"}}"#).unwrap();
+        let merged = labels(r#"{"Labels":{"a":"1"},"LABELS":{"b":"2","a":"3"}}"#).unwrap();
         assert_eq!(merged.len(), 2);
+        assert_eq!(merged.get("a"), Some("3"));
         // Labels under HostConfig are not container labels.
         assert_eq!(labels(r#"{"HostConfig":{"Labels":{"a":"1"}}}"#), None);
     }

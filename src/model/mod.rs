@@ -12,7 +12,28 @@ pub use create::{ContainerConfig, CreateBody, DockerdReading, HostConfig};
 pub use exec::ExecConfig;
 pub use service::{ContainerSpec, ServiceSpec};
 
-use crate::gojson::go_to_upper;
+use std::collections::BTreeMap;
+
+use crate::gojson::{go_to_upper, FlatStringMap};
+
+/// A container's labels, however they were read: decoded from a request body as dockerd would
+/// store them, or as dockerd reports them for an existing container.
+pub trait Labels: std::fmt::Debug {
+    /// The value of label `key`, if the container has it.
+    fn label(&self, key: &str) -> Option<&str>;
+}
+
+impl Labels for FlatStringMap {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key)
+    }
+}
+
+impl Labels for BTreeMap<String, String> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
 
 /// Whether a capability list grants what is needed to remount `/` read-write: `SYS_ADMIN` (with or
 /// without the `CAP_` prefix, any case, compared after Go's `strings.ToUpper` as dockerd does) or `ALL`.

@@ -3,11 +3,11 @@
 //! inside dockerd and never pass through an authorization plugin, so the spec is the only place
 //! to check them.
 
-use std::collections::BTreeMap;
-
 use serde::Deserializer;
 
-use crate::gojson::{self, GoDecode, GoJsonError, GoStringMap, GoStringSlice, GoStruct, GoValue};
+use crate::gojson::{
+    self, FlatStringMap, GoDecode, GoJsonError, GoStringMap, GoStringSlice, GoStruct, GoValue,
+};
 
 /// `swarm.ServiceSpec` (only `TaskTemplate`, a struct value: `null` leaves it alone).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -69,7 +69,7 @@ impl ServiceSpec {
 }
 
 impl ContainerSpec {
-    pub fn labels(&self) -> Option<&BTreeMap<String, String>> {
+    pub fn labels(&self) -> Option<&FlatStringMap> {
         self.labels.0.as_ref()
     }
     pub fn capability_add(&self) -> &[String] {
@@ -89,7 +89,7 @@ mod tests {
         .unwrap();
         let cs = spec.container_spec().unwrap();
         assert!(cs.read_only);
-        assert_eq!(cs.labels().unwrap()["a"], "b");
+        assert_eq!(cs.labels().unwrap().get("a"), Some("b"));
         // TaskTemplate is a struct value: null keeps what was decoded before.
         let spec = ServiceSpec::decode(
             br#"{"TaskTemplate":{"ContainerSpec":{"ReadOnly":true}},"tasktemplate":null}"#,

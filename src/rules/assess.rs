@@ -2,9 +2,10 @@
 //! audit of a container that already exists. Keeping this in one place is what makes audit and
 //! enforcement agree.
 
+#[cfg(test)]
 use std::collections::BTreeMap;
 
-use crate::model::grants_remount;
+use crate::model::{grants_remount, Labels};
 use crate::policy::Policy;
 
 /// What decides a container's root-filesystem compliance.
@@ -13,7 +14,7 @@ pub struct ContainerFacts<'a> {
     pub readonly_rootfs: bool,
     pub privileged: bool,
     pub cap_add: &'a [String],
-    pub labels: Option<&'a BTreeMap<String, String>>,
+    pub labels: Option<&'a dyn Labels>,
     pub image: &'a str,
     /// Who asks for it (AuthZ `User`); `None` when unknown (existing containers).
     pub user: Option<&'a str>,
@@ -97,7 +98,7 @@ mod tests {
         readonly: bool,
         privileged: bool,
         caps: &'a [String],
-        labels: Option<&'a BTreeMap<String, String>>,
+        labels: Option<&'a dyn Labels>,
     ) -> ContainerFacts<'a> {
         ContainerFacts {
             readonly_rootfs: readonly,

@@ -4,7 +4,7 @@
 //! the body (see [`DockerdReading`]: 27+ ignores top-level HostConfig fields that 20.10–26.x
 //! honour), or when an allowlist entry exempts it. A body that cannot be verified is denied.
 
-use crate::model::DockerdReading;
+use crate::model::{DockerdReading, Labels};
 use crate::policy::Policy;
 use crate::request::RequestContext;
 use crate::route::Endpoint;
@@ -33,7 +33,7 @@ impl Rule for ContainerCreateRule {
                 readonly_rootfs: hc.is_some_and(|hc| hc.readonly_rootfs),
                 privileged: hc.is_some_and(|hc| hc.privileged),
                 cap_add: hc.map_or(&[][..], |hc| hc.cap_add()),
-                labels: body.labels(),
+                labels: body.labels().map(|l| l as &dyn Labels),
                 image: body.image(),
                 user: Some(request.request.user.as_str()),
             };

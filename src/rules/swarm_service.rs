@@ -4,6 +4,7 @@
 //! `update?rollback=previous` reuses a spec the request does not show, so it is denied unless
 //! the policy allows rollbacks.
 
+use crate::model::Labels;
 use crate::policy::Policy;
 use crate::request::RequestContext;
 use crate::route::Endpoint;
@@ -53,7 +54,7 @@ impl Rule for SwarmServiceRule {
             readonly_rootfs: cs.read_only,
             privileged: false,
             cap_add: cs.capability_add(),
-            labels: cs.labels(),
+            labels: cs.labels().map(|l| l as &dyn Labels),
             image: &cs.image,
             user: Some(request.request.user.as_str()),
         };

@@ -10,7 +10,12 @@ fuzz_target!(|data: &[u8]| {
         for reading in DockerdReading::ALL {
             let _ = body.readonly_rootfs(reading);
         }
-        let _ = body.labels();
+        if let Some(labels) = body.labels() {
+            // A lookup finds the value the map ends up holding (the last one for its key).
+            for (key, value) in labels.to_btree() {
+                assert_eq!(labels.get(key), Some(value));
+            }
+        }
     }
     let _ = ServiceSpec::decode(data);
     let _ = ExecConfig::decode(data);

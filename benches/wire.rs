@@ -311,19 +311,14 @@ impl Bench {
                 row["body"] = json!(b.name);
                 row["conns"] = json!(conns);
                 eprintln!(
-                    "  {:>5} x{:<3} no-op {:>8.0} req/s p99 {:>7.0} µs | guard {:>8.0} req/s p99 {:>7.0} µs | ratio {:.3} ({:.3}-{:.3}) p99 ratio {:.2} | CPU/req {:.1} vs {:.1} µs",
+                    "  {:>5} x{:<3} no-op {:>8.0} req/s p99 {:>7.0} µs | guard {:>8.0} req/s p99 {:>7.0} µs | {}",
                     b.name,
                     conns,
                     f(&row["noop"]["rps"]),
                     f(&row["noop"]["p99_us"]),
                     f(&row["guard"]["rps"]),
                     f(&row["guard"]["p99_us"]),
-                    f(&row["rps_ratio"]),
-                    f(&row["rps_ratio_range"][0]),
-                    f(&row["rps_ratio_range"][1]),
-                    f(&row["p99_ratio"]),
-                    f(&row["guard"]["cpu_us_per_req"]),
-                    f(&row["noop"]["cpu_us_per_req"]),
+                    ratios(&row),
                 );
                 rows.push(row);
             }
@@ -416,15 +411,7 @@ impl Bench {
             row["what"] = json!(work.describe());
             row["conns"] = json!(conns);
             row["body"] = json!("3KB");
-            eprintln!(
-                "  no-op + {name:<12} 3KB x{conns}: ratio {:.3} ({:.3}-{:.3}) p99 ratio {:.2} | CPU/req {:.1} vs {:.1} µs",
-                f(&row["rps_ratio"]),
-                f(&row["rps_ratio_range"][0]),
-                f(&row["rps_ratio_range"][1]),
-                f(&row["p99_ratio"]),
-                f(&row["guard"]["cpu_us_per_req"]),
-                f(&row["noop"]["cpu_us_per_req"]),
-            );
+            eprintln!("  no-op + {name:<12} 3KB x{conns}: {}", ratios(&row));
             rows.push(row);
         }
         json!({"reps": reps, "rows": rows})
@@ -629,6 +616,19 @@ fn compare(per: &[Vec<Value>; 2]) -> Value {
         "p99_ratio_range": range_f64(&p99_r),
         "runs": {"noop": per[0], "guard": per[1]},
     })
+}
+
+/// A [`compare`] row's ratios and CPU per request, for the progress lines.
+fn ratios(row: &Value) -> String {
+    format!(
+        "ratio {:.3} ({:.3}-{:.3}) p99 ratio {:.2} | CPU/req {:.1} vs {:.1} µs",
+        f(&row["rps_ratio"]),
+        f(&row["rps_ratio_range"][0]),
+        f(&row["rps_ratio_range"][1]),
+        f(&row["p99_ratio"]),
+        f(&row["guard"]["cpu_us_per_req"]),
+        f(&row["noop"]["cpu_us_per_req"]),
+    )
 }
 
 /// Median and spread of per-run metrics.

@@ -188,6 +188,16 @@ pub trait GoStruct: Default {
     }
 }
 
+/// Seed that routes one `next_value_seed` call into `GoDecode::go_decode`.
+struct Into<'a, T: ?Sized>(&'a mut T);
+
+impl<'de, T: GoDecode + ?Sized> DeserializeSeed<'de> for Into<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        self.0.go_decode(de)
+    }
+}
+
 /// Seed that decodes one struct field by index.
 struct FieldInto<'a, T>(&'a mut T, usize);
 
@@ -416,43 +426,18 @@ impl GoDecode for GoStringMap {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
                 let labels = self.0.get_or_insert_with(FlatStringMap::default);
+                // One scratch string for every value: Go decodes each into a fresh zero value
+                // (so `null` stores "").
+                let mut value = String::new();
                 while let Some(Key(key)) = map.next_key::<Key>()? {
-                    // The value is decoded straight into the buffer, after the key.
-                    let k = labels.text.len();
-                    labels.text.push_str(&key);
-                    let v = labels.text.len();
-                    map.next_value_seed(MapValueInto(&mut labels.text))?;
-                    labels.entries.push([k, v, labels.text.len()]);
+                    value.clear();
+                    map.next_value_seed(Into(&mut value))?;
+                    labels.insert(&key, &value);
                 }
                 Ok(())
             }
         }
         de.deserialize_any(V(&mut self.0))
-    }
-}
-
-/// Seed that appends one `map[string]string` value to a buffer: a JSON string is appended,
-/// `null` appends nothing (Go stores the zero value, ""), anything else fails the decode.
-struct MapValueInto<'a>(&'a mut String);
-
-impl<'de> DeserializeSeed<'de> for MapValueInto<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
-        struct V<'a>(&'a mut String);
-        impl<'de> Visitor<'de> for V<'_> {
-            type Value = ();
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-                self.0.push_str(v);
-                Ok(())
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-                Ok(())
-            }
-        }
-        de.deserialize_any(V(self.0))
     }
 }
 

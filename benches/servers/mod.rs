@@ -114,6 +114,9 @@ pub enum NoopWork {
     /// Finds `RequestBody`, base64-decodes it and checks it is UTF-8: the least a decision on
     /// the body has to do.
     ReadBody,
+    /// `ReadBody` plus checking the body's JSON syntax with serde_json, keeping nothing
+    /// (`IgnoredAny`): the least a decision that understands the body must do.
+    SerdeSyntax,
     /// `ReadBody` plus a bare `serde_json::Value` parse of the body (the decision core's
     /// reference in the `decide` bench).
     SerdeValue,
@@ -126,11 +129,12 @@ pub enum NoopWork {
 
 impl NoopWork {
     /// The budget stage's series, in the order it runs them.
-    pub const SERIES: [NoopWork; 7] = [
+    pub const SERIES: [NoopWork; 8] = [
         NoopWork::SpinNs(500),
         NoopWork::SpinNs(1000),
         NoopWork::SpinNs(2000),
         NoopWork::ReadBody,
+        NoopWork::SerdeSyntax,
         NoopWork::SerdeValue,
         NoopWork::Decide,
         NoopWork::LogLine,
@@ -142,6 +146,7 @@ impl NoopWork {
             NoopWork::Nothing => "nothing".into(),
             NoopWork::SpinNs(ns) => format!("spin-{ns}ns"),
             NoopWork::ReadBody => "read-body".into(),
+            NoopWork::SerdeSyntax => "serde-syntax".into(),
             NoopWork::SerdeValue => "serde-value".into(),
             NoopWork::Decide => "decide".into(),
             NoopWork::LogLine => "log-line".into(),
@@ -154,7 +159,10 @@ impl NoopWork {
             NoopWork::Nothing => "nothing more".into(),
             NoopWork::SpinNs(ns) => format!("a {:.1} µs busy-wait", f64::from(ns) / 1e3),
             NoopWork::ReadBody => "find, base64-decode and UTF-8-check the body".into(),
-            NoopWork::SerdeValue => "a bare serde_json::Value parse of the body".into(),
+            NoopWork::SerdeSyntax => {
+                "that + a serde_json syntax check of the body (IgnoredAny)".into()
+            }
+            NoopWork::SerdeValue => "that + a bare serde_json::Value parse of the body".into(),
             NoopWork::Decide => "rootfs-guard's AuthZ parse + decide(), no log line".into(),
             NoopWork::LogLine => "rootfs-guard's decision log line, no decoding".into(),
         }
@@ -164,6 +172,7 @@ impl NoopWork {
         match s {
             "nothing" => Some(NoopWork::Nothing),
             "read-body" => Some(NoopWork::ReadBody),
+            "serde-syntax" => Some(NoopWork::SerdeSyntax),
             "serde-value" => Some(NoopWork::SerdeValue),
             "decide" => Some(NoopWork::Decide),
             "log-line" => Some(NoopWork::LogLine),
@@ -187,6 +196,11 @@ impl NoopWork {
             }
             NoopWork::ReadBody => {
                 black_box(read_body(authz));
+            }
+            NoopWork::SerdeSyntax => {
+                if let Some(body) = read_body(authz) {
+                    black_box(serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok());
+                }
             }
             NoopWork::SerdeValue => {
                 if let Some(body) = read_body(authz) {

@@ -8,7 +8,8 @@
 //!   server CPU per request, ratios per pair.
 //! - **budget**: what work per request costs at the target's load (3 KB × 32): the no-op baseline
 //!   told to do fixed work (busy-waits of 0.5/1/2 µs; find + base64-decode + UTF-8-check the body;
-//!   a bare serde_json parse of it; rootfs-guard's decision alone; its log line alone), each
+//!   a serde_json syntax check of it; a bare serde_json parse of it; rootfs-guard's decision
+//!   alone; its log line alone), each
 //!   interleaved with the plain no-op. Shows how much a server may spend per request and keep a
 //!   ratio, and how the decision and the log line each weigh on their own.
 //! - **memory**: RSS of a fresh rootfs-guard process idle and under 64 connections of 1 MiB bodies.
@@ -372,8 +373,9 @@ impl Bench {
     /// What work per request costs over the wire at the throughput target's load (3 KB body, 32
     /// connections): the no-op baseline against itself told to do fixed work first — busy-waits
     /// of 0.5, 1 and 2 µs, the least any decision must do (find, base64-decode and UTF-8-check the
-    /// body), a bare serde_json parse of the body, rootfs-guard's decision alone and its log line
-    /// alone — each interleaved with the plain no-op, like the throughput rows.
+    /// body), a serde_json syntax check of the body, a bare serde_json parse of it, rootfs-guard's
+    /// decision alone and its log line alone — each interleaved with the plain no-op, like the
+    /// throughput rows.
     fn budget(&self) -> Value {
         let reps = if self.quick { 1 } else { 3 };
         // 32 (the target's load) unless one count is asked for.

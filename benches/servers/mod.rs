@@ -85,10 +85,10 @@ async fn noop_handle(
         ("/AuthZPlugin.AuthZReq", Some(&work)) => work,
         _ => NoopWork::Nothing,
     };
-    // Read the whole body as rootfs-guard does (bounded), but decode nothing (unless told to do
-    // some fixed work).
+    // Read the whole body as rootfs-guard does (bounded), but decode nothing; unless told to do
+    // some fixed work, not even join its chunks.
     let body = Limited::new(req.into_body(), 8 << 20).collect().await;
-    if let Ok(body) = body {
+    if let (Ok(body), false) = (body, work == NoopWork::Nothing) {
         work.run(&body.to_bytes());
     }
     Ok(Response::builder()

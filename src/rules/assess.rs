@@ -2,9 +2,6 @@
 //! audit of a container that already exists. Keeping this in one place is what makes audit and
 //! enforcement agree.
 
-#[cfg(test)]
-use std::collections::BTreeMap;
-
 use crate::model::{grants_remount, Labels};
 use crate::policy::Policy;
 
@@ -92,6 +89,8 @@ pub fn writable_message(policy: &Policy) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn facts<'a>(

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use common::json_f64 as f;
+
 fn read_json(path: PathBuf) -> Option<Value> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
@@ -38,7 +40,7 @@ fn time(ns: f64) -> String {
 }
 
 fn us(v: &Value) -> String {
-    let x = v.as_f64().unwrap_or(f64::NAN);
+    let x = f(v);
     if x >= 1000.0 {
         format!("{:.2} ms", x / 1000.0)
     } else {
@@ -47,11 +49,7 @@ fn us(v: &Value) -> String {
 }
 
 fn mib(kib: &Value) -> String {
-    format!("{:.1} MiB", kib.as_f64().unwrap_or(f64::NAN) / 1024.0)
-}
-
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap_or(f64::NAN)
+    format!("{:.1} MiB", f(kib) / 1024.0)
 }
 
 fn status(ok: bool) -> &'static str {

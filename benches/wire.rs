@@ -42,7 +42,7 @@ use hyper_util::rt::TokioIo;
 use rootfs_guard::{decide, AuthZRequest, Policy};
 use serde_json::{json, Value};
 
-use common::{median_f64, percentile, range_f64};
+use common::{json_f64 as f, median_f64, percentile, range_f64};
 use servers::{NoopWork, ServerKind, ServerProcess};
 
 /// Connection counts of the throughput matrix.
@@ -591,10 +591,6 @@ impl Bench {
     }
 }
 
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap_or(f64::NAN)
-}
-
 /// One comparison row from [`Bench::interleaved`]'s runs: the median metrics of the baseline
 /// (`noop`) and the candidate (`guard`), the candidate/baseline ratios (median and min–max over
 /// the pairs), and every run.
@@ -635,11 +631,7 @@ fn ratios(row: &Value) -> String {
 
 /// Median and spread of per-run metrics.
 fn summarise(runs: &[Value]) -> Value {
-    let get = |k: &str| -> Vec<f64> {
-        runs.iter()
-            .map(|r| r[k].as_f64().unwrap_or(f64::NAN))
-            .collect()
-    };
+    let get = |k: &str| -> Vec<f64> { runs.iter().map(|r| f(&r[k])).collect() };
     json!({
         "rps": median_f64(&get("rps")),
         "rps_range": range_f64(&get("rps")),

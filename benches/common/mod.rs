@@ -12,6 +12,11 @@ use serde_json::{json, Value};
 /// The largest body dockerd forwards to a plugin is 1 MiB − 1 byte; "1 MiB" means this size.
 pub const ONE_MIB_BODY: usize = (1 << 20) - 1;
 
+/// A number from a results file; NaN where it is missing (a stage not run shows as NaN, not 0).
+pub fn json_f64(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
 /// Where results go: `bench-results/` at the crate root (gitignored).
 pub fn results_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-results");

@@ -1,56 +1,35 @@
 //! rootfs-guard: a Docker authorization plugin that makes "every container's root filesystem is
 //! read-only" (CIS Docker Benchmark 5.12) a rule dockerd enforces.
 //!
-//! # How a request travels
+//! # Layout: four wings, arrows pointing one way
 //!
 //! ```text
-//! dockerd ──AuthZReq──▶ server        tokio/hyper on a unix socket; the only I/O on the path
-//!                        └▶ wire       AuthZ request/response JSON (RequestUri, base64 RequestBody)
-//!                           └▶ route   RequestUri → method + decoded, cleaned path + API version
-//!                              └▶ request  body verified (present, base64, Content-Length) once
-//!                                 └▶ gojson + model   body read as Go's encoding/json reads it into
-//!                                                     dockerd's types (key folding, merges, nulls)
-//!                                    └▶ rules + policy  one rule per concern → pass/exempt/deny
-//! decision ◀───────────────────────────┘  (mode applied; logged by the server)
+//! cli ──▶ engine/  (Engine API client, audit, watch, advise)   ──▶ authz/
+//!  └────▶ daemon/  (server, socket, metrics, logging: the plugin process) ──▶ authz/
+//!                  authz/  pure: wire, route, request, gojson, model, rules, policy, decision
 //! ```
 //!
-//! Everything from [`wire`] to [`decision`] is pure: bytes in, a value out. That is what the table
-//! tests, the Go differential oracle and the fuzzer drive. [`server`] and the binary are thin
-//! shells around [`decision::decide`].
+//! - [`authz`]: the decision core. One AuthZ request's bytes in, a [`Decision`] out; no I/O. The
+//!   data path of a request is drawn at the top of that module.
+//! - [`daemon`]: the plugin process around the core: the unix-socket server dockerd calls, its
+//!   limits and shutdown, metrics and health, the decision log.
+//! - [`engine`]: the tools that talk to dockerd through the Engine API: audit, watch, advise.
+//! - [`cli`]: the command line, the only place that knows clap and picks exit codes;
+//!   `src/bin/rootfs-guard.rs` only calls [`cli::main`].
+//!
+//! `daemon` and `engine` do not import each other, with one named seam: the watch loop
+//! `serve --watch` runs is engine code, told about the daemon through
+//! [`engine::watch::WatchObserver`], which the daemon's metrics implement.
 //!
 //! The one principle: a request is judged as dockerd will execute it. dockerd decodes bodies with
 //! Go's `encoding/json` and routes on the decoded path; reading the bytes any other way is a
-//! bypass. What cannot be verified (a withheld body, trailing data, a string where a bool goes)
-//! is denied, with the reason.
-//!
-//! # Operating it
-//!
-//! Enforcement at create time cannot see containers that already exist, swarm tasks, or anything
-//! created while the guard was off. [`audit`] judges existing containers and [`watch`] follows
-//! Docker events, both through [`docker_client`] (the Engine API on its unix socket) and both with
-//! [`rules::assess_container`], the create rule's own function, so they never disagree with
-//! enforcement. [`metrics`] serves Prometheus metrics and `/health` for `serve --metrics-addr`.
-//! [`advise`] turns a violation into the fix: from the paths a container wrote (its writable
-//! layer's changes) to the `--tmpfs` and volume mounts that let it run with `--read-only`.
+//! bypass. What cannot be verified is denied, with the reason.
 
-pub mod advise;
-pub mod advise_run;
-pub mod audit;
+pub mod authz;
 pub mod cli;
-pub mod decision;
-pub mod docker_client;
-pub mod gojson;
-pub mod logging;
-pub mod metrics;
-pub mod model;
-pub mod policy;
-pub mod request;
-pub mod route;
-pub mod rules;
-pub mod server;
-pub mod watch;
-pub mod wire;
+pub mod daemon;
+pub mod engine;
 
-pub use decision::{decide, Decision, Verdict};
-pub use policy::Policy;
-pub use wire::{AuthZRequest, AuthZResponse};
+pub use authz::decision::{decide, Decision, Verdict};
+pub use authz::policy::Policy;
+pub use authz::wire::{AuthZRequest, AuthZResponse};

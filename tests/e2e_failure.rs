@@ -14,7 +14,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rootfs_guard::policy::DEFAULT_POLICY_JSON;
+use rootfs_guard::authz::policy::DEFAULT_POLICY_JSON;
 use serde_json::json;
 use support::{ActivatedPlugin, Cases, PluginProcess, PrivateDockerd};
 

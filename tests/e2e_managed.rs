@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rootfs_guard::policy::DEFAULT_POLICY_JSON;
+use rootfs_guard::authz::policy::DEFAULT_POLICY_JSON;
 use serde_json::json;
 use support::{
     run_with_timeout, split_output, unique_suffix, Cases, PrivateDockerd, ALLOW_LABEL_KEY,

@@ -1,7 +1,7 @@
 //! The differential oracle against Go itself.
 //!
 //! rootfs-guard re-implements, in Rust, how dockerd's Go `encoding/json` reads request bodies
-//! (`src/gojson.rs`, `src/model`). A reading that differs from Go's can be a bypass, so this test
+//! (`src/authz/gojson.rs`, `src/authz/model`). A reading that differs from Go's can be a bypass, so this test
 //! generates adversarial bodies deterministically from a seed (key case and Unicode-fold variants,
 //! escapes, repeated keys in every order, nulls at every level, wrong types, the allowlist label and
 //! its look-alikes, CapAdd in every shape, trailing data, invalid UTF-8, deep nesting, mutated
@@ -27,8 +27,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rootfs_guard::gojson::{FlatStringMap, GoJsonError};
-use rootfs_guard::model::{grants_remount, CreateBody, DockerdReading, ExecConfig, ServiceSpec};
+use rootfs_guard::authz::gojson::{FlatStringMap, GoJsonError};
+use rootfs_guard::authz::model::{
+    grants_remount, CreateBody, DockerdReading, ExecConfig, ServiceSpec,
+};
 use serde::Deserialize;
 
 const ALLOW_KEY: &str = "rootfs-guard.allow-writable";
@@ -1310,7 +1312,7 @@ fn allow_label(labels: Option<&BTreeMap<String, String>>) -> bool {
     labels.and_then(|l| l.get(ALLOW_KEY)).map(String::as_str) == Some(ALLOW_VALUE)
 }
 
-/// Why Rust refused a body Go reads: the categories refused on purpose (see src/gojson.rs).
+/// Why Rust refused a body Go reads: the categories refused on purpose (see src/authz/gojson.rs).
 fn strict_category(body: &[u8], err: &GoJsonError, go_trailing: bool) -> &'static str {
     let msg = err.to_string();
     if matches!(err, GoJsonError::InvalidUtf8) {

@@ -14,8 +14,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use hyperlocal::{UnixClientExt, UnixConnector};
-use rootfs_guard::metrics::{self, Metrics, MetricsAddr};
-use rootfs_guard::server::{self, Limits, PolicyStore, State};
+use rootfs_guard::daemon::metrics::{self, Metrics, MetricsAddr};
+use rootfs_guard::daemon::{self, Limits, PolicyStore, State};
 use rootfs_guard::{AuthZResponse, Policy};
 use tokio::sync::oneshot;
 
@@ -88,7 +88,7 @@ fn sample(text: &str, series: &str) -> f64 {
 async fn scraped_counts_match_the_decisions() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("guard.sock");
-    let listener = server::bind_socket(&socket).unwrap();
+    let listener = daemon::bind_socket(&socket).unwrap();
     let metrics = Arc::new(Metrics::new());
     let state = State::with_metrics(
         PolicyStore::fixed(Policy::default()),
@@ -102,7 +102,7 @@ async fn scraped_counts_match_the_decisions() {
     let metrics_url = format!("http://{}", metrics_listener.local_addr().unwrap());
     let scraper = tokio::spawn(metrics::serve(metrics_listener, metrics));
     let (stop, stopped) = oneshot::channel::<()>();
-    let plugin = tokio::spawn(server::serve(listener, state, async {
+    let plugin = tokio::spawn(daemon::serve(listener, state, async {
         let _ = stopped.await;
     }));
 

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyperlocal::{UnixClientExt, UnixConnector};
-use rootfs_guard::server::{self, Limits, PolicyStore, State};
+use rootfs_guard::daemon::{self, Limits, PolicyStore, State};
 use rootfs_guard::{AuthZResponse, Policy};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,10 +37,10 @@ impl TestServer {
     fn start(policy: Policy, limits: Limits) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("guard.sock");
-        let listener = server::bind_socket(&socket).unwrap();
+        let listener = daemon::bind_socket(&socket).unwrap();
         let state = State::new(PolicyStore::fixed(policy), limits);
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(listener, state, async {
+        let task = tokio::spawn(daemon::serve(listener, state, async {
             let _ = rx.await;
         }));
         TestServer {

@@ -83,7 +83,10 @@ fn make_install_and_uninstall_with_destdir() {
         assert_eq!(mode(f), 0o644, "{}", f.display());
     }
     // The installed policy is the embedded default, and valid.
-    assert_eq!(read(&policy), rootfs_guard::policy::DEFAULT_POLICY_JSON);
+    assert_eq!(
+        read(&policy),
+        rootfs_guard::authz::policy::DEFAULT_POLICY_JSON
+    );
     let mut validate = Command::new(&bin);
     validate.arg("validate").arg(&policy);
     let (status, _, err) = split_output(run_with_timeout(validate, None, DEFAULT_TIMEOUT));
@@ -112,7 +115,7 @@ fn make_install_and_uninstall_with_destdir() {
     }
     assert_eq!(
         unit_values(&socket_text, "ListenStream"),
-        [rootfs_guard::server::DEFAULT_SOCKET]
+        [rootfs_guard::daemon::DEFAULT_SOCKET]
     );
     assert_eq!(unit_values(&socket_text, "SocketMode"), ["0660"]);
     assert_eq!(unit_values(&socket_text, "Before"), ["docker.service"]);
@@ -123,7 +126,7 @@ fn make_install_and_uninstall_with_destdir() {
         .any(|v| v.split_whitespace().any(|u| u == "rootfs-guard.socket")));
 
     // A second install keeps an edited policy.
-    let edited = rootfs_guard::policy::DEFAULT_POLICY_JSON.replace("enforce", "audit");
+    let edited = rootfs_guard::authz::policy::DEFAULT_POLICY_JSON.replace("enforce", "audit");
     std::fs::write(&policy, &edited).unwrap();
     let out = make_ok(&["install", &destdir]);
     assert!(out.contains("keeping the existing"), "{out}");

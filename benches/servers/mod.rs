@@ -31,7 +31,7 @@ pub fn run_noop_server_if_asked() {
         });
     if work == NoopWork::LogLine {
         // rootfs-guard's own log setup (stderr, like the guard's, goes where the bench sends it).
-        rootfs_guard::logging::init(rootfs_guard::logging::LogFormat::Text);
+        rootfs_guard::daemon::logging::init(rootfs_guard::daemon::logging::LogFormat::Text);
     }
     let _ = NOOP_WORK.set(work);
     // The same runtime rootfs-guard's `serve` builds.
@@ -220,7 +220,7 @@ impl NoopWork {
                         .map(|req| rootfs_guard::decide(default_policy(), &req))
                 });
                 if let Some(d) = decision {
-                    rootfs_guard::logging::log_decision(d);
+                    rootfs_guard::daemon::logging::log_decision(d);
                 }
             }
         }

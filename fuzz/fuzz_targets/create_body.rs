@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rootfs_guard::model::{CreateBody, DockerdReading, ExecConfig, ServiceSpec};
+use rootfs_guard::authz::model::{CreateBody, DockerdReading, ExecConfig, ServiceSpec};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(body) = CreateBody::decode(data) {

@@ -1,7 +1,7 @@
 // Command go-oracle decodes request bodies exactly as dockerd 20.10 (and the create form of
 // dockerd 27+) decodes them, with Go's own encoding/json, and prints what dockerd would read.
 //
-// Why it exists: rootfs-guard re-implements Go's decoding in Rust (src/gojson.rs). This program is
+// Why it exists: rootfs-guard re-implements Go's decoding in Rust (src/authz/gojson.rs). This program is
 // the reference that tests/go_oracle.rs runs the generated bodies through; any body where the Rust
 // reading is laxer than Go's is a bypass.
 //

@@ -4,10 +4,10 @@
 //! left to the policy's `admins` (TLS client-certificate CN). Plugins are named by name, name:tag,
 //! ID or ID prefix, which cannot be resolved without I/O, so every plugin is protected.
 
-use crate::policy::Policy;
-use crate::request::RequestContext;
-use crate::route::Endpoint;
-use crate::rules::{Outcome, Rule};
+use crate::authz::policy::Policy;
+use crate::authz::request::RequestContext;
+use crate::authz::route::Endpoint;
+use crate::authz::rules::{Outcome, Rule};
 
 pub struct SelfProtectionRule;
 

@@ -5,7 +5,7 @@
 
 use serde::Deserializer;
 
-use crate::gojson::{
+use crate::authz::gojson::{
     self, FlatStringMap, GoDecode, GoJsonError, GoStringMap, GoStringSlice, GoStruct, GoValue,
 };
 

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::docker_client::{short_id, ContainerInspect, DockerClient, DockerError};
-use crate::model::Labels;
-use crate::policy::Policy;
-use crate::rules::assess::{assess_container, remount_risk, Assessment, ContainerFacts};
+use crate::authz::model::Labels;
+use crate::authz::policy::Policy;
+use crate::authz::rules::assess::{assess_container, remount_risk, Assessment, ContainerFacts};
+use crate::engine::client::{short_id, ContainerInspect, DockerClient, DockerError};
 
 /// Version of the JSON report's schema; bumped only on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -71,7 +71,7 @@ pub struct Row {
     /// With `audit --advise`, for a `readonly-rootfs` violation: how to run it read-only (the
     /// `advise` JSON schema's advice object). Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub advice: Option<crate::advise::Advice>,
+    pub advice: Option<crate::engine::advise::Advice>,
 }
 
 /// The facts the rules judge, read from an inspected container. The creator is unknown.
@@ -394,7 +394,7 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker_client::{InspectConfig, InspectHostConfig, InspectState};
+    use crate::engine::client::{InspectConfig, InspectHostConfig, InspectState};
 
     fn container(
         id: &str,

@@ -2,7 +2,7 @@
 //!
 //! Each type mirrors a dockerd Go struct (field names as dockerd spells them) but models only the
 //! fields a rule reads; every other key is skipped exactly as Go skips unknown keys. Decoding goes
-//! through [`crate::gojson`], so these values are what dockerd itself would store.
+//! through [`crate::authz::gojson`], so these values are what dockerd itself would store.
 
 pub mod create;
 pub mod exec;
@@ -14,7 +14,7 @@ pub use service::{ContainerSpec, ServiceSpec};
 
 use std::collections::BTreeMap;
 
-use crate::gojson::{go_to_upper, FlatStringMap};
+use crate::authz::gojson::{go_to_upper, FlatStringMap};
 
 /// A container's labels, however they were read: decoded from a request body as dockerd would
 /// store them, or as dockerd reports them for an existing container.

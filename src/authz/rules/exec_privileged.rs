@@ -1,10 +1,10 @@
 //! `docker exec --privileged` gives the exec'd process every capability inside a running
 //! container: enough to `mount -o remount,rw /` a read-only root filesystem.
 
-use crate::policy::Policy;
-use crate::request::RequestContext;
-use crate::route::Endpoint;
-use crate::rules::{Outcome, Rule};
+use crate::authz::policy::Policy;
+use crate::authz::request::RequestContext;
+use crate::authz::route::Endpoint;
+use crate::authz::rules::{Outcome, Rule};
 
 pub struct ExecPrivilegedRule;
 

@@ -4,7 +4,7 @@
 //! The create-time rule cannot see everything: swarm tasks are created by the daemon itself (no API
 //! call, so no AuthZ request), and containers created while the plugin was off or in audit mode
 //! slip through. The watcher inspects each container on `create` and `start` and judges it with the
-//! audit's [`crate::audit::assess`], itself the create rule's function. `--stop` stops violators:
+//! audit's [`crate::engine::audit::assess`], itself the create rule's function. `--stop` stops violators:
 //! a blunt instrument (the container has already started; its workload is killed after dockerd's
 //! grace period), for hosts where a writable container must not keep running.
 //!
@@ -20,10 +20,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tracing::{debug, info, warn};
 
-use crate::audit::{assess, Row, Verdict};
-use crate::docker_client::{short_id, DockerClient, Event};
-use crate::metrics::Metrics;
-use crate::policy::Policy;
+use crate::authz::policy::Policy;
+use crate::engine::audit::{assess, Row, Verdict};
+use crate::engine::client::{short_id, DockerClient, Event};
 
 /// Where violators are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,15 +174,26 @@ fn now_nanos() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// What the watch loop tells whoever runs it (`serve --watch` counts it in its metrics). A trait
+/// here, implemented by the daemon, so the engine never names a daemon type.
+pub trait WatchObserver: Send + Sync {
+    /// The loop started.
+    fn enabled(&self);
+    /// The events stream was (re)connected or lost.
+    fn connected(&self, connected: bool);
+    /// A violator was reported; `stopped` when `--stop` stopped it.
+    fn violation(&self, stopped: bool);
+}
+
 /// Follows the events stream forever (until the task is dropped), reconnecting with backoff.
 pub async fn run(
     client: DockerClient,
     policy: PolicySource,
     opts: Options,
-    metrics: Option<Arc<Metrics>>,
+    metrics: Option<Arc<dyn WatchObserver>>,
 ) {
     if let Some(m) = &metrics {
-        m.watch_enabled();
+        m.enabled();
     }
     let mut backoff = Backoff::new();
     let mut recent = Recent::default();
@@ -209,7 +219,7 @@ pub async fn run(
         announced_down = false;
         since.get_or_insert_with(now_nanos);
         if let Some(m) = &metrics {
-            m.watch_connected(true);
+            m.connected(true);
         }
         info!(host = %client.host(), "watch: following container events");
         let ended = loop {
@@ -237,7 +247,7 @@ pub async fn run(
             }
         };
         if let Some(m) = &metrics {
-            m.watch_connected(false);
+            m.connected(false);
         }
         let delay = backoff.next_delay();
         warn!(reason = %ended, retry_in = ?delay, "watch: lost docker events; reconnecting");
@@ -250,7 +260,7 @@ async fn check(
     client: &DockerClient,
     policy: &PolicySource,
     opts: &Options,
-    metrics: Option<&Arc<Metrics>>,
+    metrics: Option<&Arc<dyn WatchObserver>>,
     recent: &mut Recent,
     ev: &Event,
     id: &str,
@@ -292,7 +302,7 @@ async fn check(
                 }
             }
             if let Some(m) = &metrics {
-                m.watch_violation(report.stopped);
+                m.violation(report.stopped);
             }
             emit(output, &report);
         });
@@ -302,7 +312,7 @@ async fn check(
         return;
     }
     if let Some(m) = metrics {
-        m.watch_violation(false);
+        m.violation(false);
     }
     emit(opts.output, &report);
 }
@@ -335,7 +345,7 @@ fn emit(output: Output, r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker_client::{ContainerInspect, EventActor, InspectConfig, InspectHostConfig};
+    use crate::engine::client::{ContainerInspect, EventActor, InspectConfig, InspectHostConfig};
 
     #[test]
     fn backoff_doubles_to_a_cap_and_resets() {

@@ -1,15 +1,15 @@
 //! The I/O half of `rootfs-guard advise`: fetch a container's inspect data, its image's config and
 //! its writable layer's changes from the Engine API, or run a throwaway trial container of an
-//! image to produce them; then hand over to the pure [`crate::advise`].
+//! image to produce them; then hand over to the pure [`crate::engine::advise`].
 
 use std::time::Duration;
 
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use crate::advise::{self, Advice, ContainerConfig, Hint, Options, Source, TRIAL_LABEL};
-use crate::docker_client::{short_id, DockerClient, DockerError};
-use crate::policy::Policy;
+use crate::authz::policy::Policy;
+use crate::engine::advise::{self, Advice, ContainerConfig, Hint, Options, Source, TRIAL_LABEL};
+use crate::engine::client::{short_id, DockerClient, DockerError};
 
 /// The default policy's allow label, set on trial containers (with [`TRIAL_LABEL`]).
 pub const TRIAL_ALLOW_LABEL: (&str, &str) = ("rootfs-guard.allow-writable", "true");
@@ -261,11 +261,11 @@ pub async fn advise_image(
 /// container removed since the audit is left without; any other failure is a report error.
 pub async fn advise_violations(
     client: &DockerClient,
-    report: &mut crate::audit::Report,
+    report: &mut crate::engine::audit::Report,
     settings: &Settings,
 ) {
     for row in &mut report.containers {
-        if row.rule != Some(crate::rules::assess::READONLY_ROOTFS) {
+        if row.rule != Some(crate::authz::rules::assess::READONLY_ROOTFS) {
             continue;
         }
         match advise_container(client, &row.id, settings).await {

@@ -7,10 +7,10 @@
 //! bodies of 1 MiB or more): below 1.24 that is refused too; from 1.24 on dockerd itself rejects
 //! any chunked start body, so a body-less start (as curl sends it) passes.
 
-use crate::policy::Policy;
-use crate::request::RequestContext;
-use crate::route::Endpoint;
-use crate::rules::{Outcome, Rule};
+use crate::authz::policy::Policy;
+use crate::authz::request::RequestContext;
+use crate::authz::route::Endpoint;
+use crate::authz::rules::{Outcome, Rule};
 
 pub struct StartHostConfigRule;
 

@@ -5,11 +5,11 @@
 
 use serde::Serialize;
 
-use crate::policy::{Mode, Policy};
-use crate::request::RequestContext;
-use crate::route::{Endpoint, Route};
-use crate::rules::{Outcome, RULES};
-use crate::wire::{AuthZRequest, AuthZResponse};
+use crate::authz::policy::{Mode, Policy};
+use crate::authz::request::RequestContext;
+use crate::authz::route::{Endpoint, Route};
+use crate::authz::rules::{Outcome, RULES};
+use crate::authz::wire::{AuthZRequest, AuthZResponse};
 
 /// What happens to the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

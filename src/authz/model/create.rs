@@ -8,7 +8,7 @@
 
 use serde::Deserializer;
 
-use crate::gojson::{
+use crate::authz::gojson::{
     self, FlatStringMap, GoDecode, GoJsonError, GoStrSlice, GoStringMap, GoStruct, GoValue,
 };
 
@@ -113,7 +113,7 @@ impl GoStruct for CreateBody {
 }
 
 impl CreateBody {
-    /// Decodes a create body the way dockerd does (see [`crate::gojson`]).
+    /// Decodes a create body the way dockerd does (see [`crate::authz::gojson`]).
     pub fn decode(body: &[u8]) -> Result<Self, GoJsonError> {
         let mut wrapper = GoValue(CreateBody::default());
         gojson::decode(body, &mut wrapper)?;

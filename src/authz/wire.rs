@@ -3,7 +3,7 @@
 //! dockerd posts an `authorization.Request` to `/AuthZPlugin.AuthZReq` and `/AuthZPlugin.AuthZRes`
 //! and reads an `authorization.Response` back (see `shared/docs/authz-protocol.md`). Note the
 //! spelling `RequestUri`. `RequestBody` is base64 (Go's `[]byte`) and is absent whenever dockerd
-//! withheld the body, which is why the body is kept raw here and checked by [`crate::request`].
+//! withheld the body, which is why the body is kept raw here and checked by [`crate::authz::request`].
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -138,7 +138,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawString<'a> {
 }
 
 /// `RequestBody`: the API request's body as dockerd forwards it, base64 (Go's `[]byte` in JSON),
-/// kept as the raw text. It is only ever base64-decoded ([`crate::request`]).
+/// kept as the raw text. It is only ever base64-decoded ([`crate::authz::request`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Base64Body(Bytes);
 

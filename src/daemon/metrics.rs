@@ -32,8 +32,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tracing::warn;
 
-use crate::decision::Decision;
-use crate::policy::Policy;
+use crate::authz::decision::Decision;
+use crate::authz::policy::Policy;
+use crate::engine::watch::WatchObserver;
 
 /// The rule of a decision on an AuthZ request that could not be read (counted as a request error).
 const UNREADABLE_RULE: &str = "authz-request";
@@ -226,7 +227,7 @@ impl Metrics {
 
     /// One AuthZ decision and how long it took.
     pub fn decision(&self, d: &Decision, took: Duration) {
-        if d.verdict == crate::decision::Verdict::Allow {
+        if d.verdict == crate::authz::decision::Verdict::Allow {
             self.hot.allowed.inc();
         } else {
             let labels = DecisionLabels {
@@ -372,7 +373,9 @@ impl MetricsAddr {
                 }
                 TcpListener::bind(addr).await.map(MetricsListener::Tcp)
             }
-            MetricsAddr::Unix(path) => crate::server::bind_socket(path).map(MetricsListener::Unix),
+            MetricsAddr::Unix(path) => {
+                crate::daemon::socket::bind_socket(path).map(MetricsListener::Unix)
+            }
         }
     }
 }
@@ -461,11 +464,24 @@ fn respond(req: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> 
     }
 }
 
+/// The watch loop's seam (`serve --watch`): its events become the `watch_*` series.
+impl WatchObserver for Metrics {
+    fn enabled(&self) {
+        self.watch_enabled();
+    }
+    fn connected(&self, connected: bool) {
+        self.watch_connected(connected);
+    }
+    fn violation(&self, stopped: bool) {
+        self.watch_violation(stopped);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::decide;
-    use crate::wire::AuthZRequest;
+    use crate::authz::decision::decide;
+    use crate::authz::wire::AuthZRequest;
 
     fn line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
         text.lines().find(|l| l.starts_with(prefix))
@@ -527,7 +543,7 @@ mod tests {
         let m = Metrics::new();
         m.policy_loaded(&Policy::default());
         let audit = Policy {
-            mode: crate::policy::Mode::Audit,
+            mode: crate::authz::policy::Mode::Audit,
             ..Policy::default()
         };
         m.policy_reloaded(None);

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use tracing::{debug, info, warn};
 use tracing_subscriber::EnvFilter;
 
-use crate::decision::{Decision, Verdict};
+use crate::authz::decision::{Decision, Verdict};
 
 /// Output format of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

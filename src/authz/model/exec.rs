@@ -3,7 +3,7 @@
 
 use serde::Deserializer;
 
-use crate::gojson::{self, GoDecode, GoJsonError, GoStruct, GoValue};
+use crate::authz::gojson::{self, GoDecode, GoJsonError, GoStruct, GoValue};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ExecConfig {

@@ -1,10 +1,10 @@
 //! Joining a swarm lets remote managers schedule task containers on this host; those are created
 //! inside dockerd without passing through any authorization plugin.
 
-use crate::policy::Policy;
-use crate::request::RequestContext;
-use crate::route::Endpoint;
-use crate::rules::{Outcome, Rule};
+use crate::authz::policy::Policy;
+use crate::authz::request::RequestContext;
+use crate::authz::route::Endpoint;
+use crate::authz::rules::{Outcome, Rule};
 
 pub struct SwarmJoinRule;
 

@@ -1,5 +1,5 @@
 //! The `rootfs-guard` command line: flag definitions (clap) and the small shells that connect
-//! them to the library. Nothing here decides anything; see [`crate::decision`].
+//! them to the library. Nothing here decides anything; see [`crate::authz::decision`].
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -11,17 +11,17 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::advise;
-use crate::advise_run;
-use crate::audit;
-use crate::decision::decide;
-use crate::docker_client::{DockerClient, DEFAULT_DOCKER_HOST};
-use crate::logging::{self, LogFormat};
-use crate::metrics::{self, MetricsAddr};
-use crate::policy::{Policy, DEFAULT_POLICY_JSON};
-use crate::server::{self, Limits, PolicyStore, State};
-use crate::watch;
-use crate::wire::AuthZRequest;
+use crate::engine::advise;
+
+use crate::authz::decision::decide;
+use crate::authz::policy::{Policy, DEFAULT_POLICY_JSON};
+use crate::authz::wire::AuthZRequest;
+use crate::daemon::logging::{self, LogFormat};
+use crate::daemon::metrics::{self, MetricsAddr};
+use crate::daemon::{self, Limits, PolicyStore, State};
+use crate::engine::audit;
+use crate::engine::client::{DockerClient, DEFAULT_DOCKER_HOST};
+use crate::engine::watch;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -216,7 +216,7 @@ pub struct WatchArgs {
 pub struct ServeArgs {
     /// Unix socket to listen on (dockerd finds plugin NAME at /run/docker/plugins/NAME.sock).
     /// Ignored when systemd passes a listening socket (LISTEN_FDS).
-    #[arg(long, default_value = server::DEFAULT_SOCKET, value_name = "PATH")]
+    #[arg(long, default_value = daemon::DEFAULT_SOCKET, value_name = "PATH")]
     pub socket: PathBuf,
     /// Policy file (JSON); without it the embedded default applies. SIGHUP reloads it.
     /// Default: $ROOTFS_GUARD_POLICY when set and not empty.
@@ -338,7 +338,7 @@ fn serve(mut args: ServeArgs) -> Result<()> {
     };
     let state = State::new(store, limits);
     // Before the runtime starts its threads: this edits the environment.
-    let systemd = server::take_systemd_listener()
+    let systemd = daemon::take_systemd_listener()
         .context("cannot use the socket passed by systemd (LISTEN_FDS)")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -348,7 +348,7 @@ fn serve(mut args: ServeArgs) -> Result<()> {
         let (listener, owned_socket) = match systemd {
             Some(l) => (tokio::net::UnixListener::from_std(l)?, None),
             None => (
-                server::bind_socket(&args.socket)
+                daemon::bind_socket(&args.socket)
                     .with_context(|| format!("cannot listen on {}", args.socket.display()))?,
                 Some(args.socket.clone()),
             ),
@@ -378,10 +378,11 @@ fn serve(mut args: ServeArgs) -> Result<()> {
                 stop: false,
                 stop_grace: 10,
             };
-            let metrics = Some(state.metrics.clone());
+            let observer: Arc<dyn watch::WatchObserver> = state.metrics.clone();
+            let metrics = Some(observer);
             tasks.push(tokio::spawn(watch::run(client, policy, opts, metrics)));
         }
-        let result = server::run(listener, owned_socket, state).await;
+        let result = daemon::run(listener, owned_socket, state).await;
         for task in tasks {
             task.abort();
         }
@@ -411,8 +412,8 @@ fn run_audit(args: AuditArgs) -> Result<ExitCode> {
     let report = runtime()?.block_on(async {
         let mut report = audit::run(&client, &policy, &opts).await?;
         if args.advise {
-            let settings = advise_run::Settings::new(&policy, Vec::new());
-            advise_run::advise_violations(&client, &mut report, &settings).await;
+            let settings = advise::run::Settings::new(&policy, Vec::new());
+            advise::run::advise_violations(&client, &mut report, &settings).await;
         }
         Ok::<_, anyhow::Error>(report)
     })?;
@@ -461,13 +462,13 @@ fn run_advise(args: AdviseArgs) -> Result<ExitCode> {
             anyhow::bail!("--env {e:?}: KEY=VALUE expected");
         }
     }
-    let settings = advise_run::Settings::new(&policy, hints);
+    let settings = advise::run::Settings::new(&policy, hints);
     let client = args.docker.client()?;
     let (advice, errors) = runtime()?.block_on(async {
         let mut advice = Vec::new();
         let mut errors = Vec::new();
         if let Some(image) = &args.image {
-            let trial = advise_run::Trial {
+            let trial = advise::run::Trial {
                 image: image.clone(),
                 cmd: args.cmd.clone(),
                 env: args.env.clone(),
@@ -479,7 +480,7 @@ fn run_advise(args: AdviseArgs) -> Result<ExitCode> {
                     args.seconds
                 );
             }
-            match advise_run::advise_image(&client, &trial, &settings).await {
+            match advise::run::advise_image(&client, &trial, &settings).await {
                 Ok(a) => advice.push(a),
                 Err(e) => errors.push(advise::TargetError {
                     target: image.clone(),
@@ -488,7 +489,7 @@ fn run_advise(args: AdviseArgs) -> Result<ExitCode> {
             }
         }
         for target in &args.containers {
-            match advise_run::advise_container(&client, target, &settings).await {
+            match advise::run::advise_container(&client, target, &settings).await {
                 Ok(a) => advice.push(a),
                 Err(e) => {
                     let unreachable = e.is_unreachable();
@@ -564,7 +565,7 @@ fn run_watch(args: WatchArgs) -> Result<ExitCode> {
         let mut hup = signal(SignalKind::hangup())?;
         let reloads = async {
             while hup.recv().await.is_some() {
-                server::reload_logged(&store);
+                daemon::reload_logged(&store);
             }
         };
         tokio::select! {

@@ -7,10 +7,10 @@
 
 use std::cell::OnceCell;
 
-use crate::gojson::GoJsonError;
-use crate::model::{CreateBody, ExecConfig, ServiceSpec};
-use crate::route::Route;
-use crate::wire::AuthZRequest;
+use crate::authz::gojson::GoJsonError;
+use crate::authz::model::{CreateBody, ExecConfig, ServiceSpec};
+use crate::authz::route::Route;
+use crate::authz::wire::AuthZRequest;
 
 /// The largest body dockerd 20.10 forwards to plugins (it withholds anything from 1 MiB on).
 pub const MAX_FORWARDED_BODY: u64 = 1 << 20;

@@ -2,8 +2,8 @@
 //! audit of a container that already exists. Keeping this in one place is what makes audit and
 //! enforcement agree.
 
-use crate::model::{grants_remount, Labels};
-use crate::policy::Policy;
+use crate::authz::model::{grants_remount, Labels};
+use crate::authz::policy::Policy;
 
 /// What decides a container's root-filesystem compliance.
 #[derive(Debug, Clone, Copy)]

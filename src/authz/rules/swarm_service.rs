@@ -4,12 +4,12 @@
 //! `update?rollback=previous` reuses a spec the request does not show, so it is denied unless
 //! the policy allows rollbacks.
 
-use crate::model::Labels;
-use crate::policy::Policy;
-use crate::request::RequestContext;
-use crate::route::Endpoint;
-use crate::rules::assess::{assess_container, ContainerFacts};
-use crate::rules::{Outcome, Rule};
+use crate::authz::model::Labels;
+use crate::authz::policy::Policy;
+use crate::authz::request::RequestContext;
+use crate::authz::route::Endpoint;
+use crate::authz::rules::assess::{assess_container, ContainerFacts};
+use crate::authz::rules::{Outcome, Rule};
 
 pub struct SwarmServiceRule;
 

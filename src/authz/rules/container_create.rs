@@ -4,12 +4,12 @@
 //! the body (see [`DockerdReading`]: 27+ ignores top-level HostConfig fields that 20.10–26.x
 //! honour), or when an allowlist entry exempts it. A body that cannot be verified is denied.
 
-use crate::model::{DockerdReading, Labels};
-use crate::policy::Policy;
-use crate::request::RequestContext;
-use crate::route::Endpoint;
-use crate::rules::assess::{assess_container, Assessment, ContainerFacts, READONLY_ROOTFS};
-use crate::rules::{Outcome, Rule};
+use crate::authz::model::{DockerdReading, Labels};
+use crate::authz::policy::Policy;
+use crate::authz::request::RequestContext;
+use crate::authz::route::Endpoint;
+use crate::authz::rules::assess::{assess_container, Assessment, ContainerFacts, READONLY_ROOTFS};
+use crate::authz::rules::{Outcome, Rule};
 
 pub struct ContainerCreateRule;
 

@@ -1682,5 +1682,7 @@ pub fn render_text(a: &Advice) -> String {
     s
 }
 
+pub mod run;
+
 #[cfg(test)]
 mod tests;

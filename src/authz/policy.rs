@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Labels;
+use crate::authz::model::Labels;
 
 /// The label that exempts a container in the default policy.
 pub const DEFAULT_ALLOW_LABEL: &str = "rootfs-guard.allow-writable";
@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn example_policy_file_is_valid() {
-        let text = include_str!("../examples/policy.json");
+        let text = include_str!("../../examples/policy.json");
         let p = Policy::from_json(text, "examples/policy.json").unwrap();
         assert_eq!(p.admins, vec!["ops-admin".to_string()]);
     }

@@ -2,7 +2,7 @@
 //! from the decoded request to pass / exempt / deny.
 //!
 //! Adding a rule is adding a file here and a line to [`RULES`]. Rules never do I/O; the decision
-//! ([`crate::decision`]) runs every rule that applies and the first deny wins. What a *container*
+//! ([`crate::authz::decision`]) runs every rule that applies and the first deny wins. What a *container*
 //! must be (read-only, not remountable, or exempt) lives in [`assess`], shared with the audit.
 
 pub mod assess;
@@ -21,9 +21,9 @@ pub use start_hostconfig::StartHostConfigRule;
 pub use swarm_join::SwarmJoinRule;
 pub use swarm_service::SwarmServiceRule;
 
-use crate::policy::Policy;
-use crate::request::{BodyError, RequestContext};
-use crate::route::Endpoint;
+use crate::authz::policy::Policy;
+use crate::authz::request::{BodyError, RequestContext};
+use crate::authz::route::Endpoint;
 
 /// What one rule says about one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

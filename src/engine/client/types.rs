@@ -1,0 +1,79 @@
+//! What the client reads of dockerd's answers: container summaries, inspect documents, events.
+//! Only the fields audit and watch read; dockerd's other keys are ignored.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// One row of `GET /containers/json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ContainerSummary {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Names", default)]
+    pub names: Option<Vec<String>>,
+}
+
+/// The parts of `GET /containers/{id}/json` that decide compliance and fill a report row.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ContainerInspect {
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// With dockerd's leading `/`.
+    #[serde(rename = "Name", default)]
+    pub name: String,
+    #[serde(rename = "State", default)]
+    pub state: Option<InspectState>,
+    #[serde(rename = "Config", default)]
+    pub config: Option<InspectConfig>,
+    #[serde(rename = "HostConfig", default)]
+    pub host_config: Option<InspectHostConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct InspectState {
+    /// created, running, paused, restarting, removing, exited, dead.
+    #[serde(rename = "Status", default)]
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct InspectConfig {
+    /// The image as the creator named it (what create-time allowlist image scopes match).
+    #[serde(rename = "Image", default)]
+    pub image: String,
+    #[serde(rename = "Labels", default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct InspectHostConfig {
+    #[serde(rename = "ReadonlyRootfs", default)]
+    pub readonly_rootfs: bool,
+    #[serde(rename = "Privileged", default)]
+    pub privileged: bool,
+    #[serde(rename = "CapAdd", default)]
+    pub cap_add: Option<Vec<String>>,
+}
+
+/// One message of the `/events` stream (only what `watch` reads).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Event {
+    #[serde(rename = "Type", default)]
+    pub kind: String,
+    #[serde(rename = "Action", default)]
+    pub action: String,
+    #[serde(rename = "Actor", default)]
+    pub actor: EventActor,
+    /// Unix time in nanoseconds.
+    #[serde(rename = "timeNano", default)]
+    pub time_nano: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct EventActor {
+    #[serde(rename = "ID", default)]
+    pub id: String,
+    #[serde(rename = "Attributes", default)]
+    pub attributes: Option<BTreeMap<String, String>>,
+}

@@ -91,6 +91,7 @@ test-deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	./scripts/check-authz-purity.sh
 
 ## bench: every benchmark (decision core, wire, memory, soak, startup, end to end; ~10 min, needs
 ## root + dockerd for the e2e stage): results in bench-results/, one summary table printed

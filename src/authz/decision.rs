@@ -397,9 +397,15 @@ mod tests {
         );
     }
 
-    fn fixture_request(name: &str) -> AuthZRequest {
-        let path = format!("{}/tests/fixtures/authz/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    /// A request recorded from dockerd, compiled in (the core does no file I/O, tests included).
+    macro_rules! fixture_request {
+        ($name:literal $(,)?) => {
+            serde_json::from_str::<AuthZRequest>(include_str!(concat!(
+                "../../tests/fixtures/authz/",
+                $name
+            )))
+            .unwrap()
+        };
     }
 
     #[test]
@@ -459,22 +465,22 @@ mod tests {
 
     #[test]
     fn privileged_exec_is_denied() {
-        let req = fixture_request("cli-exec-privileged--02-req-POST-containers_NAME_exec.json");
+        let req = fixture_request!("cli-exec-privileged--02-req-POST-containers_NAME_exec.json");
         assert_eq!(verdict(&req), (false, Some("exec-privileged")));
         let mut off = Policy::default();
         off.rules.exec_privileged = false;
         assert!(decide(&off, &req).allow);
-        let req = fixture_request("cli-exec--02-req-POST-containers_NAME_exec.json");
+        let req = fixture_request!("cli-exec--02-req-POST-containers_NAME_exec.json");
         assert_eq!(verdict(&req), (true, None));
     }
 
     #[test]
     fn swarm_services_are_judged_on_their_spec() {
         // --read-only with the allow label: allowed.
-        let req = fixture_request("cli-service-create-readonly--02-req-POST-services_create.json");
+        let req = fixture_request!("cli-service-create-readonly--02-req-POST-services_create.json");
         assert_eq!(verdict(&req), (true, None));
         // --read-only=false, still labelled writable: exempt.
-        let req = fixture_request(
+        let req = fixture_request!(
             "cli-service-update--02-req-POST-services_lvqi5kw99cgzzo0rcugoh1xoe_update.json",
         );
         let d = decide(&Policy::default(), &req);
@@ -546,7 +552,7 @@ mod tests {
         allow.rules.swarm_join = false;
         assert!(decide(&allow, &join).allow);
         // Initialising a swarm here is fine: this host's own manager goes through the plugin.
-        let init = fixture_request("swarm-init--01-req-POST-swarm_init.json");
+        let init = fixture_request!("swarm-init--01-req-POST-swarm_init.json");
         assert_eq!(verdict(&init), (true, None));
     }
 

@@ -6,7 +6,6 @@
 //! weakens enforcement. A running daemon that fails to load a new file keeps its old policy.
 
 use std::fmt;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -204,16 +203,6 @@ impl Policy {
             .map_err(|e| invalid(field_path(e.path()), e.inner()))?;
         de.end().map_err(|e| invalid("(end of file)".into(), &e))?;
         Ok(policy)
-    }
-
-    /// Reads and parses a policy file.
-    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| PolicyError::Read {
-            path: origin.clone(),
-            error,
-        })?;
-        Self::from_json(&text, &origin)
     }
 
     /// The allowlist entry that exempts a container with these labels and image created by

@@ -24,7 +24,7 @@ use tracing::{error, info};
 use crate::authz::policy::Policy;
 pub use server::serve;
 pub use socket::{bind_socket, systemd_listener, take_systemd_listener, DEFAULT_SOCKET};
-pub use state::{Limits, PolicyStore, State, DECISION_SLOT_BYTES};
+pub use state::{load_policy_file, Limits, PolicyStore, State, DECISION_SLOT_BYTES};
 
 /// Re-reads the policy file (on SIGHUP) and logs the outcome: the new policy, or the error and
 /// that the policy in force is kept.

@@ -39,6 +39,17 @@ impl Default for Limits {
     }
 }
 
+/// Reads and parses a policy file. Here, not in the decision core, because the core does no I/O;
+/// errors name the file (and, for a bad policy, the line and field).
+pub fn load_policy_file(path: &Path) -> Result<Policy, PolicyError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| PolicyError::Read {
+        path: origin.clone(),
+        error,
+    })?;
+    Policy::from_json(&text, &origin)
+}
+
 /// The policy in force, and where to reload it from.
 pub struct PolicyStore {
     path: Option<PathBuf>,
@@ -49,7 +60,7 @@ impl PolicyStore {
     /// Loads `path` (or the embedded default when `None`).
     pub fn open(path: Option<PathBuf>) -> Result<Self, PolicyError> {
         let policy = match &path {
-            Some(p) => Policy::load(p)?,
+            Some(p) => load_policy_file(p)?,
             None => Policy::default(),
         };
         Ok(PolicyStore {
@@ -80,7 +91,7 @@ impl PolicyStore {
         let Some(path) = &self.path else {
             return Ok(self.current());
         };
-        let policy = Arc::new(Policy::load(path)?);
+        let policy = Arc::new(load_policy_file(path)?);
         self.current.store(policy.clone());
         Ok(policy)
     }

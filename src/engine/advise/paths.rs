@@ -59,4 +59,3 @@ pub(super) fn is_root_user(user: &str) -> bool {
     let name = user.split(':').next().unwrap_or_default();
     name.is_empty() || name == "root" || name == "0"
 }
-

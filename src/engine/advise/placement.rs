@@ -147,7 +147,6 @@ pub const SHARED_DIRS: &[&str] = &[
 /// Directory names the fallback mounts as tmpfs rather than a volume.
 pub const SCRATCH_NAMES: &[&str] = &["tmp", "temp", ".tmp", "cache", ".cache", "run"];
 
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Choice {
     pub(super) point: String,
@@ -222,7 +221,10 @@ pub(super) fn choose(
             Scope::Whole => (placement.root.to_owned(), placement.why.to_owned()),
             Scope::Child if leaf == placement.root || layer.added(placement.root) => (
                 placement.root.to_owned(),
-                format!("{} (the container created {})", placement.why, placement.root),
+                format!(
+                    "{} (the container created {})",
+                    placement.why, placement.root
+                ),
             ),
             Scope::Child => {
                 let rest = &leaf[placement.root.len() + 1..];

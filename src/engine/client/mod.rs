@@ -78,7 +78,6 @@ pub fn parse_host(host: &str) -> Result<PathBuf, DockerError> {
     Ok(PathBuf::from(path))
 }
 
-
 /// A client of one Docker daemon.
 #[derive(Clone)]
 pub struct DockerClient {

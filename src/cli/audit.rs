@@ -1,0 +1,72 @@
+//! `rootfs-guard audit`: judge existing containers through the Engine API.
+
+use super::*;
+
+/// Output of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// Aligned table for people (colour on a terminal), then a summary line.
+    #[default]
+    Table,
+    /// One JSON document for tools (schema in the README).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub docker: DockerArgs,
+    /// Policy file (JSON), as given to `serve`. Default: $ROOTFS_GUARD_POLICY when set and not
+    /// empty, else the embedded default.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Only running containers (default: all, whatever their state).
+    #[arg(long)]
+    pub running: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+    /// Containers inspected at once.
+    #[arg(long, default_value_t = engine::audit::DEFAULT_CONCURRENCY, value_name = "N")]
+    pub concurrency: usize,
+    /// Add to every readonly-rootfs violation how to run it read-only (see `advise`): an
+    /// `advice` object per violating container in JSON, the advice after the table otherwise.
+    #[arg(long)]
+    pub advise: bool,
+}
+
+pub(super) fn run(args: AuditArgs) -> Result<ExitCode> {
+    let policy = load_policy(policy_setting(args.policy).as_ref())?;
+    let client = args.docker.client()?;
+    let opts = engine::audit::Options {
+        running_only: args.running,
+        concurrency: args.concurrency.max(1),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = runtime()?.block_on(async {
+        let mut report = engine::audit::run(&client, &policy, &opts).await?;
+        if args.advise {
+            let settings = engine::advise::run::Settings::new(&policy, Vec::new());
+            engine::advise::run::advise_violations(&client, &mut report, &settings).await;
+        }
+        Ok::<_, anyhow::Error>(report)
+    })?;
+    for e in &report.errors {
+        eprintln!("rootfs-guard: {e}");
+    }
+    let text = match args.format {
+        AuditFormat::Json => report.to_json() + "\n",
+        AuditFormat::Table => {
+            let out = std::io::stdout();
+            let colour = out.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let mut text = report.to_table(colour);
+            for advice in report.containers.iter().filter_map(|r| r.advice.as_ref()) {
+                text.push('\n');
+                text.push_str(&engine::advise::render_text(advice));
+            }
+            text
+        }
+    };
+    print!("{text}");
+    Ok(ExitCode::from(report.exit_code()))
+}

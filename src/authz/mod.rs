@@ -31,6 +31,9 @@ pub mod route;
 pub mod rules;
 pub mod wire;
 
+#[cfg(test)]
+mod test_support;
+
 pub use decision::{decide, Decision, Verdict};
 pub use policy::Policy;
 pub use wire::{AuthZRequest, AuthZResponse};

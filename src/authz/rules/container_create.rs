@@ -60,3 +60,65 @@ impl Rule for ContainerCreateRule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::authz::decision::decide;
+    use crate::authz::policy::Policy;
+    use crate::authz::test_support::*;
+
+    #[test]
+    fn remountable_read_only_creates_are_denied() {
+        let cases = [
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"Privileged":true}}"#,
+                Some("remount"),
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"CapAdd":["NET_ADMIN","sys_admin"]}}"#,
+                Some("remount"),
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"CapAdd":"CAP_SYS_ADMIN"}}"#,
+                Some("remount"),
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"capadd":["all"]}}"#,
+                Some("remount"),
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"CapAdd":["SYS_ADMIN"],"CapAdd":null}}"#,
+                None,
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"Privileged":true,"privileged":false}}"#,
+                None,
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"CapAdd":["NET_ADMIN"]}}"#,
+                None,
+            ),
+            // Privileged at the top level counts under the readings that honour it.
+            (
+                r#"{"ReadonlyRootfs":true,"Privileged":true}"#,
+                Some("remount"),
+            ),
+            // With the HostConfig key present, top-level fields are ignored by every version.
+            (
+                r#"{"Privileged":true,"HostConfig":{"ReadonlyRootfs":true}}"#,
+                None,
+            ),
+            (
+                r#"{"HostConfig":{"ReadonlyRootfs":true,"Privileged":true},"Labels":{"rootfs-guard.allow-writable":"true"}}"#,
+                None,
+            ),
+        ];
+        for (body, rule) in cases {
+            assert_eq!(verdict(&create(body)), (rule.is_none(), rule), "{body}");
+        }
+        let mut no_remount = Policy::default();
+        no_remount.rules.remount = false;
+        let privileged = create(r#"{"HostConfig":{"ReadonlyRootfs":true,"Privileged":true}}"#);
+        assert!(decide(&no_remount, &privileged).allow);
+    }
+}

@@ -29,3 +29,21 @@ impl Rule for ExecPrivilegedRule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::authz::decision::decide;
+    use crate::authz::policy::Policy;
+    use crate::authz::test_support::*;
+
+    #[test]
+    fn privileged_exec_is_denied() {
+        let req = fixture_request!("cli-exec-privileged--02-req-POST-containers_NAME_exec.json");
+        assert_eq!(verdict(&req), (false, Some("exec-privileged")));
+        let mut off = Policy::default();
+        off.rules.exec_privileged = false;
+        assert!(decide(&off, &req).allow);
+        let req = fixture_request!("cli-exec--02-req-POST-containers_NAME_exec.json");
+        assert_eq!(verdict(&req), (true, None));
+    }
+}

@@ -35,3 +35,39 @@ impl Rule for SelfProtectionRule {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::authz::decision::decide;
+    use crate::authz::policy::Policy;
+    use crate::authz::test_support::*;
+
+    #[test]
+    fn plugin_management_is_for_admins_only() {
+        let admin = Policy {
+            admins: vec!["ops".into()],
+            ..Policy::default()
+        };
+        for (m, uri) in [
+            ("POST", "/v1.41/plugins/rootfs-guard:latest/disable"),
+            ("POST", "/v1.41/plugins/abc123/disable?force=1"),
+            ("POST", "/plugins/rootfs-guard/set"),
+            ("POST", "/v1.41/plugins/rootfs-guard/upgrade?remote=x"),
+            ("POST", "/v1.41/plugins/other/enable"),
+            ("DELETE", "/v1.41/plugins/rootfs-guard:latest?force=1"),
+            ("POST", "/v1.41/plugins/pull?remote=evil"),
+            ("POST", "/v1.41/plugins/create?name=x"),
+            ("POST", "/v1.41/plugins%2Frootfs-guard%2Fdisable"),
+        ] {
+            let mut req = request(m, uri, None, false);
+            assert_eq!(verdict(&req), (false, Some("self-protection")), "{m} {uri}");
+            assert!(!decide(&admin, &req).allow, "{m} {uri}");
+            req.user = "ops".into();
+            assert!(decide(&admin, &req).allow, "{m} {uri}");
+        }
+        assert_eq!(
+            verdict(&request("GET", "/v1.41/plugins", None, false)),
+            (true, None)
+        );
+    }
+}

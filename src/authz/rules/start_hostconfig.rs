@@ -39,3 +39,46 @@ impl Rule for StartHostConfigRule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use crate::authz::test_support::*;
+
+    #[test]
+    fn start_with_a_body_is_denied() {
+        let with_cl0 = request("POST", "/v1.41/containers/c2/start", Some(""), false);
+        let mut with_cl0 = with_cl0;
+        with_cl0.request_headers = Some(HashMap::from([("Content-Length".into(), "0".into())]));
+        assert_eq!(verdict(&with_cl0), (true, None));
+        let body = request(
+            "POST",
+            "/v1.23/containers/c2/start",
+            Some(r#"{"ReadonlyRootfs":false}"#),
+            true,
+        );
+        assert_eq!(verdict(&body), (false, Some("start-hostconfig")));
+        // Chunked: no Content-Length, body withheld or not; below 1.24 dockerd would apply it.
+        let chunked = request("POST", "/v1.23/containers/c2/start", None, false);
+        assert_eq!(verdict(&chunked), (false, Some("start-hostconfig")));
+        // From 1.24 (and without a version prefix) dockerd rejects chunked start bodies itself:
+        // a body-less start without Content-Length (curl -X POST) passes.
+        for uri in [
+            "/v1.24/containers/c2/start",
+            "/containers/c2/start",
+            "/v1.41/containers/c2/start",
+        ] {
+            assert_eq!(
+                verdict(&request("POST", uri, None, false)),
+                (true, None),
+                "{uri}"
+            );
+        }
+        // A visible body is refused at every version.
+        let body = request("POST", "/v1.41/containers/c2/start", Some("{}"), true);
+        assert_eq!(verdict(&body), (false, Some("start-hostconfig")));
+        let chunked_body = request("POST", "/v1.41/containers/c2/start", Some("{}"), false);
+        assert_eq!(verdict(&chunked_body), (false, Some("start-hostconfig")));
+    }
+}

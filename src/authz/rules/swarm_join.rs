@@ -25,3 +25,27 @@ impl Rule for SwarmJoinRule {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::authz::decision::decide;
+    use crate::authz::policy::Policy;
+    use crate::authz::test_support::*;
+
+    #[test]
+    fn swarm_join_is_denied_by_default() {
+        let join = request(
+            "POST",
+            "/v1.41/swarm/join",
+            Some(r#"{"RemoteAddrs":["10.0.0.1:2377"]}"#),
+            true,
+        );
+        assert_eq!(verdict(&join), (false, Some("swarm-join")));
+        let mut allow = Policy::default();
+        allow.rules.swarm_join = false;
+        assert!(decide(&allow, &join).allow);
+        // Initialising a swarm here is fine: this host's own manager goes through the plugin.
+        let init = fixture_request!("swarm-init--01-req-POST-swarm_init.json");
+        assert_eq!(verdict(&init), (true, None));
+    }
+}

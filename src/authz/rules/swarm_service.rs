@@ -69,3 +69,75 @@ impl Rule for SwarmServiceRule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::authz::decision::decide;
+    use crate::authz::policy::Policy;
+    use crate::authz::test_support::*;
+
+    #[test]
+    fn swarm_services_are_judged_on_their_spec() {
+        // --read-only with the allow label: allowed.
+        let req = fixture_request!("cli-service-create-readonly--02-req-POST-services_create.json");
+        assert_eq!(verdict(&req), (true, None));
+        // --read-only=false, still labelled writable: exempt.
+        let req = fixture_request!(
+            "cli-service-update--02-req-POST-services_lvqi5kw99cgzzo0rcugoh1xoe_update.json",
+        );
+        let d = decide(&Policy::default(), &req);
+        assert!(d.allow && d.exemption.is_some(), "{d:?}");
+
+        let service = |body: &str, uri: &str| request("POST", uri, Some(body), true);
+        let writable = r#"{"Name":"s","TaskTemplate":{"ContainerSpec":{"Image":"bb"}}}"#;
+        let ro = r#"{"TaskTemplate":{"ContainerSpec":{"Image":"bb","ReadOnly":true}}}"#;
+        let cases = [
+            (writable, "/v1.41/services/create", Some("readonly-rootfs")),
+            (
+                writable,
+                "/v1.41/services/abc/update?version=3",
+                Some("readonly-rootfs"),
+            ),
+            (ro, "/services/create", None),
+            (
+                r#"{"TaskTemplate":{"ContainerSpec":{"ReadOnly":true,"CapabilityAdd":["CAP_SYS_ADMIN"]}}}"#,
+                "/services/create",
+                Some("remount"),
+            ),
+            (
+                r#"{"TaskTemplate":{"PluginSpec":{}}}"#,
+                "/services/create",
+                Some("swarm-service"),
+            ),
+            (
+                r#"{"TaskTemplate":{"ContainerSpec":{"ReadOnly":true},"containerspec":{"readonly":false}}}"#,
+                "/services/create",
+                Some("readonly-rootfs"),
+            ),
+            (
+                ro,
+                "/v1.41/services/abc/update?version=3&rollback=previous",
+                Some("service-rollback"),
+            ),
+        ];
+        for (body, uri, rule) in cases {
+            assert_eq!(
+                verdict(&service(body, uri)),
+                (rule.is_none(), rule),
+                "{uri} {body}"
+            );
+        }
+        let mut allow_rollback = Policy::default();
+        allow_rollback.rules.service_rollback = false;
+        assert!(
+            decide(
+                &allow_rollback,
+                &service(ro, "/services/abc/update?rollback=previous")
+            )
+            .allow
+        );
+        let mut no_swarm = Policy::default();
+        no_swarm.rules.swarm_services = false;
+        assert!(decide(&no_swarm, &service(writable, "/services/create")).allow);
+    }
+}

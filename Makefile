@@ -30,7 +30,7 @@ PLUGIN           := $(PLUGIN_NAME):$(PLUGIN_TAG)
 PLUGIN_BUILD_DIR ?= build/plugin
 POLICY_DIR       ?= /etc/rootfs-guard
 
-.PHONY: all build run test test-deps lint unit e2e e2e-system e2e-26.1 bench bench-callgrind fuzz clean FORCE \
+.PHONY: all build run test test-deps lint doc-links unit e2e e2e-system e2e-26.1 bench bench-callgrind fuzz clean FORCE \
 	static plugin plugin-enable plugin-disable plugin-remove install uninstall
 
 # The dockerd version matrix of the e2e suite (README "Compatibility"): the system's dockerd
@@ -91,6 +91,11 @@ test-deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	./scripts/check-doc-links.sh
+
+## doc-links: every relative link and #anchor in README.md, docs/ and the other READMEs must resolve
+doc-links:
+	./scripts/check-doc-links.sh
 
 ## bench: every benchmark (decision core, wire, memory, soak, startup, end to end; ~10 min, needs
 ## root + dockerd for the e2e stage): results in bench-results/, one summary table printed

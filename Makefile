@@ -1,5 +1,5 @@
 # rootfs-guard — the two set-up commands are `make run` and `make test`; see README.md.
-# Install forms (README.md ("Installing, enabling, recovering")): `make plugin plugin-enable` (managed Docker plugin) and
+# Install forms (docs/install-and-recover.md): `make plugin plugin-enable` (managed Docker plugin) and
 # `make install` (standalone binary + systemd units).
 CARGO   ?= cargo
 DOCKER  ?= docker
@@ -30,10 +30,10 @@ PLUGIN           := $(PLUGIN_NAME):$(PLUGIN_TAG)
 PLUGIN_BUILD_DIR ?= build/plugin
 POLICY_DIR       ?= /etc/rootfs-guard
 
-.PHONY: all build run test test-deps lint unit e2e e2e-system e2e-26.1 bench bench-callgrind fuzz clean FORCE \
+.PHONY: all build run test test-deps lint doc-links unit e2e e2e-system e2e-26.1 bench bench-callgrind fuzz clean FORCE \
 	static plugin plugin-enable plugin-disable plugin-remove install uninstall
 
-# The dockerd version matrix of the e2e suite (README "Compatibility"): the system's dockerd
+# The dockerd version matrix of the e2e suite (docs/compatibility.md): the system's dockerd
 # (Debian 12 docker.io) and Debian 13's docker.io + containerd, unpacked by
 # scripts/fetch-dockerd.sh. Each run asserts the daemon reports the named series, so a PATH that
 # picks the wrong dockerd fails instead of testing one version twice.
@@ -92,6 +92,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	./scripts/check-authz-purity.sh
+	./scripts/check-doc-links.sh
+
+## doc-links: every relative link and #anchor in README.md, docs/ and the other READMEs must resolve
+doc-links:
+	./scripts/check-doc-links.sh
 
 ## bench: every benchmark (decision core, wire, memory, soak, startup, end to end; ~10 min, needs
 ## root + dockerd for the e2e stage): results in bench-results/, one summary table printed
@@ -129,7 +134,7 @@ plugin-enable: static
 	$(DOCKER) plugin set $(PLUGIN) policy-dir.source=$(POLICY_DIR)
 	$(DOCKER) plugin enable $(PLUGIN)
 
-## plugin-disable / plugin-remove: only work while dockerd does not use the plugin (README.md ("Installing, enabling, recovering"))
+## plugin-disable / plugin-remove: only work while dockerd does not use the plugin (docs/install-and-recover.md, "Uninstall")
 plugin-disable:
 	$(DOCKER) plugin disable $(PLUGIN)
 

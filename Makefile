@@ -163,7 +163,7 @@ install: $(BIN)
 	install -m 0644 systemd/docker.service.d-rootfs-guard.conf \
 		$(DESTDIR)$(UNITDIR)/docker.service.d/rootfs-guard.conf
 	@echo "next: systemctl daemon-reload && systemctl enable --now rootfs-guard.socket rootfs-guard.service"
-	@echo "then enable it in dockerd: see 'Enable in dockerd' in the install documentation"
+	@echo "then enable it in dockerd: see docs/install-and-recover.md#enable-in-dockerd"
 
 ## uninstall: remove what `make install` installed except the policy file (stop the units first)
 uninstall:

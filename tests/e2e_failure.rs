@@ -1,6 +1,6 @@
 //! End-to-end failure behaviour of the standalone install form, measured against a real private
 //! dockerd that enables the guard the documented way (daemon.json `authorization-plugins`, switched
-//! live with SIGHUP). What an operator needs to know and README.md ("Installing, enabling, recovering") reports:
+//! live with SIGHUP). What an operator needs to know and docs/install-and-recover.md reports:
 //! - a bad policy on SIGHUP keeps the policy in force; audit mode allows and logs would-be denials;
 //! - a killed plugin makes every API call fail closed (dockerd's message, how long a call takes);
 //! - a restarted plugin is used again without restarting dockerd;

@@ -1,4 +1,4 @@
-//! End-to-end test of the managed-plugin install form, following README.md ("Installing, enabling, recovering") step by step
+//! End-to-end test of the managed-plugin install form, following docs/install-and-recover.md step by step
 //! against a real private dockerd: `make plugin` (static binary, `docker plugin create`),
 //! `make plugin-enable` (policy directory seeded and validated, `docker plugin set`, enable),
 //! dockerd restarted with `--authorization-plugin=NAME:VERSION`, the core cases, the
@@ -56,7 +56,7 @@ fn error_message(v: &serde_json::Value) -> String {
     }
 }
 
-/// `ctr` against the containerd that runs `d`'s managed plugins, as README.md ("Installing, enabling, recovering") uses it
+/// `ctr` against the containerd that runs `d`'s managed plugins, as docs/install-and-recover.md uses it
 /// (there: `ctr --namespace plugins.moby ...` on a stock dockerd).
 fn ctr(d: &PrivateDockerd, args: &[&str]) -> String {
     let mut cmd = Command::new("ctr");
@@ -142,7 +142,7 @@ fn managed_plugin() {
     let mut d = PrivateDockerd::start(&[]);
     d.import_busybox("bb:latest");
 
-    // README.md ("Installing, enabling, recovering"), "Install as a managed plugin": make plugin, make plugin-enable.
+    // docs/install-and-recover.md, "Install as a managed plugin": make plugin, make plugin-enable.
     let t = Instant::now();
     let build_dir = format!("PLUGIN_BUILD_DIR={}", work.path().join("build").display());
     make_ok(&d, &["plugin", &name_arg, &build_dir], BUILD_TIMEOUT);
@@ -209,7 +209,7 @@ fn managed_plugin() {
             let err = d.docker_fails(&["plugin", "set", &plugin, setting]);
             assert!(err.contains(why), "docker plugin set {setting}: {err}");
         }
-        // README.md ("Installing, enabling, recovering"): the log format is an operator setting.
+        // docs/install-and-recover.md: the log format is an operator setting.
         d.docker_ok(&["plugin", "set", &plugin, "ROOTFS_GUARD_LOG_FORMAT=json"]);
     });
 
@@ -253,7 +253,7 @@ fn managed_plugin() {
         || d.log().contains(r#"\"message\":\"listening\""#),
     );
 
-    // README.md ("Installing, enabling, recovering"), "Enable in dockerd".
+    // docs/install-and-recover.md, "Enable in dockerd".
     let t = Instant::now();
     d.restart(&[&format!("--authorization-plugin={plugin}")]);
     eprintln!(
@@ -355,7 +355,7 @@ fn managed_plugin() {
             assert_ne!(no_label, DEFAULT_POLICY_JSON);
             let reloads = d.log().matches("policy reloaded").count();
             write_policy(&policy_dir, &no_label);
-            // README.md ("Installing, enabling, recovering"): ctr ... task kill --signal SIGHUP <plugin id>
+            // docs/install-and-recover.md: ctr ... task kill --signal SIGHUP <plugin id>
             ctr(&d, &["task", "kill", "--signal", "SIGHUP", &id]);
             wait_until(
                 "the reload line in dockerd's log",
@@ -479,7 +479,7 @@ fn managed_plugin() {
                 "{msg}"
             );
 
-            // README.md ("Installing, enabling, recovering"), "Recover a locked-out dockerd": start dockerd without the plugin, then
+            // docs/install-and-recover.md, "Recover a locked-out dockerd": start dockerd without the plugin, then
             // disable and remove it (or fix the policy and enable it again).
             let t = Instant::now();
             d.stop();

@@ -8,7 +8,7 @@ pub enum AdviseFormat {
     /// Written paths, mounts, the docker run command and a compose snippet, for people.
     #[default]
     Text,
-    /// One JSON document for tools (schema `rootfs-guard/advise/v1`, in the README).
+    /// One JSON document for tools (schema `rootfs-guard/advise/v1`, in docs/audit-watch-advise.md).
     Json,
 }
 

@@ -8,7 +8,7 @@ pub enum AuditFormat {
     /// Aligned table for people (colour on a terminal), then a summary line.
     #[default]
     Table,
-    /// One JSON document for tools (schema in the README).
+    /// One JSON document for tools (schema in docs/audit-watch-advise.md).
     Json,
 }
 

@@ -189,7 +189,7 @@ impl Report {
         }
     }
 
-    /// The report as pretty JSON (schema documented in the README, versioned by `schema_version`).
+    /// The report as pretty JSON (schema in docs/audit-watch-advise.md, versioned by `schema_version`).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into())
     }

@@ -11,7 +11,7 @@
 //! 1. Already covered — under one of the container's mounts, or a file Docker manages itself
 //!    (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`, `/proc`, `/sys`, `/dev`): nothing to do.
 //! 2. Otherwise a mount point and a kind are chosen by the first of these that applies
-//!    ([`PLACEMENTS`], documented in docs/audit-watch-advise.md):
+//!    ([`PLACEMENTS`], documented in docs/audit-watch-advise.md#how-written-paths-become-mounts-heuristics):
 //!    - a hint from the command line (`--tmpfs PATH` / `--volume PATH`): that kind, at PATH, for
 //!      everything at or below PATH (the deepest hint wins);
 //!    - a `VOLUME` the image declares: a named volume there;

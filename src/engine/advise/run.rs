@@ -151,8 +151,8 @@ fn trial_refused(image: &str, e: DockerError) -> AdviseError {
             AdviseError::Other(format!(
                 "the trial container was refused: {message}\n\
                  advise --image creates a writable container labelled {}={} and {TRIAL_LABEL}=true; \
-                 the daemon's authorization policy must allow one of these labels (see README, \
-                 \"From violation to compliance\")",
+                 the daemon's authorization policy must allow one of these labels (see \
+                 docs/audit-watch-advise.md#what-the-operator-must-permit)",
                 TRIAL_ALLOW_LABEL.0, TRIAL_ALLOW_LABEL.1
             ))
         }

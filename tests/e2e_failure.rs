@@ -16,32 +16,12 @@ use std::time::{Duration, Instant};
 
 use rootfs_guard::authz::policy::DEFAULT_POLICY_JSON;
 use serde_json::json;
-use support::{ActivatedPlugin, Cases, PluginProcess, PrivateDockerd};
-
-/// dockerd's error text: `{"message": ...}` on API >= 1.24.
-fn error_message(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(text) => text.clone(),
-        other => other["message"].as_str().unwrap_or_default().to_string(),
-    }
-}
+use support::{error_message, wait_until, ActivatedPlugin, Cases, PluginProcess, PrivateDockerd};
 
 /// Writes dockerd's config file, as an operator would (`/etc/docker/daemon.json`).
 fn write_daemon_json(path: &Path, plugins: &[&str]) {
     let text = serde_json::to_string_pretty(&json!({ "authorization-plugins": plugins })).unwrap();
     std::fs::write(path, text).expect("write daemon.json");
-}
-
-/// Polls `check` every 100 ms until it is true or `timeout` passes (then panics with `what`).
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn count(haystack: &str, needle: &str) -> usize {

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use rootfs_guard::authz::policy::DEFAULT_POLICY_JSON;
 use serde_json::json;
 use support::{
-    run_with_timeout, split_output, unique_suffix, Cases, PrivateDockerd, ALLOW_LABEL_KEY,
-    ALLOW_LABEL_VALUE,
+    error_message, run_with_timeout, split_output, unique_suffix, wait_until, Cases,
+    PrivateDockerd, ALLOW_LABEL_KEY, ALLOW_LABEL_VALUE,
 };
 
 /// A cold static release build on a busy 2-core machine takes minutes.
@@ -49,13 +49,6 @@ fn make_ok(d: &PrivateDockerd, args: &[&str], timeout: Duration) -> String {
     out
 }
 
-fn error_message(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(text) => text.clone(),
-        other => other["message"].as_str().unwrap_or_default().to_string(),
-    }
-}
-
 /// `ctr` against the containerd that runs `d`'s managed plugins, as docs/install-and-recover.md uses it
 /// (there: `ctr --namespace plugins.moby ...` on a stock dockerd).
 fn ctr(d: &PrivateDockerd, args: &[&str]) -> String {
@@ -77,17 +70,6 @@ fn plugin_pid(d: &PrivateDockerd, id: &str) -> Option<u32> {
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .find(|cols| cols.first() == Some(&id) && cols.get(2) == Some(&"RUNNING"))
         .and_then(|cols| cols.get(1)?.parse().ok())
-}
-
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Replaces the policy file atomically, as an editor or config management would.

@@ -8,15 +8,9 @@
 mod support;
 
 use serde_json::json;
-use support::{Cases, PluginProcess, PrivateDockerd, ALLOW_LABEL_KEY, ALLOW_LABEL_VALUE};
-
-/// dockerd's error text: `{"message": ...}` on API >= 1.24, plain text below.
-fn error_message(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(text) => text.clone(),
-        other => other["message"].as_str().unwrap_or_default().to_string(),
-    }
-}
+use support::{
+    error_message, Cases, PluginProcess, PrivateDockerd, ALLOW_LABEL_KEY, ALLOW_LABEL_VALUE,
+};
 
 #[test]
 fn smoke_standalone_plugin() {

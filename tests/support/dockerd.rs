@@ -5,8 +5,9 @@
 use super::http::{self, ApiBody, RawResponse};
 use super::version::{expected_series, DockerdVersion, EXPECTED_VERSION_ENV};
 use super::{
-    die_with_parent, dockerd_binary, read_log, run_with_timeout, search_path, split_output,
-    tail_file, try_run_with_timeout, unique_suffix, BUSYBOX, DEFAULT_TIMEOUT,
+    die_with_parent, dockerd_binary, expect_success, read_log, run_with_timeout, search_path,
+    split_output, tail_file, tar_of_dir, try_run_with_timeout, unique_suffix, BUSYBOX,
+    DEFAULT_TIMEOUT,
 };
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -222,17 +223,11 @@ impl PrivateDockerd {
     /// A `docker` CLI command aimed at this daemon only (own `-H`, own
     /// `DOCKER_CONFIG`, no inherited context or TLS settings).
     pub fn docker_command(&self) -> Command {
-        let mut cmd = Command::new("docker");
-        cmd.arg("-H")
-            .arg(self.host())
-            .env("DOCKER_CONFIG", self.dir.join("cli-config"))
-            .env("DOCKER_CLI_HINTS", "false")
-            .env_remove("DOCKER_HOST")
-            .env_remove("DOCKER_CONTEXT")
-            .env_remove("DOCKER_TLS_VERIFY")
-            .env_remove("DOCKER_CERT_PATH")
-            .env_remove("DOCKER_API_VERSION");
-        cmd
+        aimed_docker_command(
+            Path::new("docker"),
+            &self.host(),
+            &self.dir.join("cli-config"),
+        )
     }
 
     /// Runs `docker ARGS` (60 s timeout) and returns its output.
@@ -257,13 +252,7 @@ impl PrivateDockerd {
     /// Runs `docker ARGS`, panics (with its stderr) unless it succeeds, and
     /// returns its stdout with surrounding whitespace trimmed.
     pub fn docker_ok(&self, args: &[&str]) -> String {
-        let (status, out, err) = self.docker_res(args);
-        assert!(
-            status.success(),
-            "`docker {}` failed ({status}):\nstdout: {out}\nstderr: {err}",
-            args.join(" ")
-        );
-        out.trim().to_string()
+        expect_success(&format!("docker {}", args.join(" ")), self.docker_res(args))
     }
 
     /// Runs `docker ARGS`, panics unless it FAILS, and returns its stderr.
@@ -361,19 +350,9 @@ impl PrivateDockerd {
         for applet in APPLETS {
             std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("symlink applet");
         }
-        let mut tar = Command::new("tar");
-        tar.arg("-C")
-            .arg(&img)
-            .args(["--owner=0", "--group=0", "-c", "."]);
-        let tarball = run_with_timeout(tar, None, DEFAULT_TIMEOUT);
-        assert!(
-            tarball.status.success(),
-            "tar failed: {}",
-            String::from_utf8_lossy(&tarball.stderr)
-        );
         let out = self.docker_stdin(
             &["import", "--change", r#"CMD ["sh"]"#, "-", tag],
-            &tarball.stdout,
+            &tar_of_dir(&img),
         );
         assert!(
             out.status.success(),
@@ -435,6 +414,33 @@ impl PrivateDockerd {
         let mut args = vec!["rm", "-f", "-v"];
         args.extend(ids.iter().map(String::as_str));
         self.docker_ok(&args);
+    }
+
+    /// `docker swarm init` on a free loopback port ([`super::swarm_init_args`]). Leave it with
+    /// [`Self::swarm_leave`]; dropping the daemon leaves it too.
+    pub fn swarm_init(&self) {
+        let init = super::swarm_init_args();
+        self.docker_ok(&init.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    /// Removes every service and leaves the swarm (`--force`), if the daemon is in one.
+    pub fn swarm_leave(&self) {
+        if let Err(e) = self.try_leave_swarm() {
+            panic!("leaving the swarm: {e}");
+        }
+    }
+
+    /// Creates `dir` under the daemon's temp dir with `files` (relative path, content) in it,
+    /// e.g. a build context or a compose project. Returns its path.
+    pub fn write_dir(&self, dir: &str, files: &[(&str, &str)]) -> PathBuf {
+        let root = self.dir.join(dir);
+        for (name, content) in files {
+            let path = root.join(name);
+            std::fs::create_dir_all(path.parent().expect("a file in a dir")).expect("mkdir");
+            std::fs::write(&path, content).expect("write file");
+        }
+        std::fs::create_dir_all(&root).expect("mkdir");
+        root
     }
 
     fn spawn(&mut self, extra_args: &[&str]) {
@@ -526,8 +532,16 @@ impl Drop for PrivateDockerd {
         // Nothing here may panic: this also runs while a failed test unwinds.
         let running = matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)));
         if running {
+            // Swarm first (its services would reschedule task containers), then containers,
+            // then the networks they used.
+            if let Err(e) = self.try_leave_swarm() {
+                eprintln!("cleanup: leaving the swarm failed: {e}");
+            }
             if let Err(e) = self.try_remove_all_containers() {
                 eprintln!("cleanup: removing containers failed: {e}");
+            }
+            if let Err(e) = self.try_docker(&["network", "prune", "-f"]) {
+                eprintln!("cleanup: removing networks failed: {e}");
             }
         }
         self.stop();
@@ -542,6 +556,44 @@ impl Drop for PrivateDockerd {
 }
 
 impl PrivateDockerd {
+    /// `docker ARGS` (30 s timeout) as `Ok(stdout)` or `Err(why)`, for cleanup paths that must
+    /// not panic.
+    fn try_docker(&self, args: &[&str]) -> Result<String, String> {
+        let mut cmd = self.docker_command();
+        cmd.args(args);
+        let out = try_run_with_timeout(cmd, None, Duration::from_secs(30))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "docker {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    /// Removes every service and leaves the swarm, if the daemon is in one.
+    fn try_leave_swarm(&self) -> Result<(), String> {
+        let state = self.try_docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"])?;
+        if state.trim() == "inactive" {
+            return Ok(());
+        }
+        // Through the API: `docker service ls` hides services of a non-container runtime.
+        let timeout = Duration::from_secs(30);
+        let call = |method: &str, path: &str| {
+            http::api_request(&self.socket(), method, path, &[], ApiBody::Empty, timeout)
+        };
+        let (_, services) = call("GET", "/v1.41/services")?;
+        let services = http::body_to_json(&services);
+        for s in services.as_array().into_iter().flatten() {
+            if let Some(id) = s["ID"].as_str() {
+                call("DELETE", &format!("/v1.41/services/{id}"))?;
+            }
+        }
+        self.try_docker(&["swarm", "leave", "--force"]).map(drop)
+    }
+
     fn try_remove_all_containers(&self) -> Result<(), String> {
         let timeout = Duration::from_secs(30);
         let mut ps = self.docker_command();
@@ -570,6 +622,22 @@ impl PrivateDockerd {
             ))
         }
     }
+}
+
+/// `BINARY -H HOST` with the config dir `config` and none of the caller's context, TLS or
+/// API-version settings: a docker CLI that talks to one private daemon only.
+pub(crate) fn aimed_docker_command(binary: &Path, host: &str, config: &Path) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.arg("-H")
+        .arg(host)
+        .env("DOCKER_CONFIG", config)
+        .env("DOCKER_CLI_HINTS", "false")
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .env_remove("DOCKER_API_VERSION");
+    cmd
 }
 
 pub(crate) fn signal(pid: u32, sig: libc::c_int) {

@@ -20,16 +20,18 @@
 #![allow(dead_code, unused_imports)]
 
 mod activation;
+mod clients;
 mod dockerd;
 mod http;
 mod plugin;
 mod version;
 
 pub use activation::{plugin_call, socket_activated_command, ActivatedPlugin, ListenEnv};
+pub use clients::{buildx_binary, compose_binary, say_skipped, DockerCli, BUILDX_ENV};
 pub use dockerd::PrivateDockerd;
 pub use http::{ApiBody, RawResponse};
 pub use plugin::PluginProcess;
-pub use version::{expected_series, DockerdVersion, EXPECTED_VERSION_ENV};
+pub use version::{expected_series, BodyForwarding, DockerdVersion, EXPECTED_VERSION_ENV};
 
 use std::io::{Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -248,6 +250,51 @@ pub fn split_output(out: Output) -> (ExitStatus, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// dockerd's error text from an API answer: `{"message": ...}` on API >= 1.24, plain text below.
+pub fn error_message(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(text) => text.clone(),
+        other => other["message"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+/// The trimmed stdout of a finished `(status, stdout, stderr)`; panics naming `what` unless it
+/// succeeded.
+pub fn expect_success(what: &str, (status, out, err): (ExitStatus, String, String)) -> String {
+    assert!(
+        status.success(),
+        "`{what}` failed ({status}):\nstdout: {out}\nstderr: {err}"
+    );
+    out.trim().to_string()
+}
+
+/// `tar -c` of `dir`'s content, owned by root (an image to import, a build context).
+pub fn tar_of_dir(dir: &Path) -> Vec<u8> {
+    let mut tar = Command::new("tar");
+    tar.arg("-C")
+        .arg(dir)
+        .args(["--owner=0", "--group=0", "-c", "."]);
+    let tarball = run_with_timeout(tar, None, DEFAULT_TIMEOUT);
+    assert!(
+        tarball.status.success(),
+        "tar failed: {}",
+        String::from_utf8_lossy(&tarball.stderr)
+    );
+    tarball.stdout
+}
+
+/// Polls `check` every 100 ms until it is true or `timeout` passes (then panics with `what`).
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A log file's whole text (empty if it cannot be read yet).

@@ -3,7 +3,7 @@
 //! output captured to a file so tests can assert on and print its logs.
 
 use super::dockerd::{signal, wait_child};
-use super::{die_with_parent, read_log, tail_file, unique_suffix};
+use super::{die_with_parent, read_log, tail_file, unique_suffix, wait_until};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -107,6 +107,26 @@ impl PluginProcess {
     /// Sends SIGHUP (policy reload).
     pub fn reload(&self) {
         self.signal(libc::SIGHUP);
+    }
+
+    /// Sends SIGHUP and waits (10 s at most) for the plugin to log the outcome: `Ok` once it
+    /// logged "policy reloaded", `Err` with the log line if it kept the old policy.
+    pub fn reload_and_wait(&self) -> Result<(), String> {
+        let count = |needle: &str| self.logs().matches(needle).count();
+        let (ok_before, failed_before) = (count("policy reloaded"), count("policy reload failed"));
+        self.reload();
+        let mut outcome = None;
+        wait_until("the plugin to log its policy reload", READY_TIMEOUT, || {
+            if count("policy reloaded") > ok_before {
+                outcome = Some(Ok(()));
+            } else if count("policy reload failed") > failed_before {
+                let logs = self.logs();
+                let line = logs.lines().rfind(|l| l.contains("policy reload failed"));
+                outcome = Some(Err(line.unwrap_or_default().to_string()));
+            }
+            outcome.is_some()
+        });
+        outcome.expect("set when the wait ends")
     }
 
     /// Sends `sig` to the plugin process, if it runs.

@@ -77,16 +77,41 @@ impl DockerdVersion {
         !self.at_least(27, 0, 1)
     }
 
-    /// Whether dockerd forwards a create body of 1 MiB or more to authorization plugins. Seen:
-    /// Debian 12's 20.10.24 withholds it (and still runs the request); Debian 13's 26.1.5 forwards
-    /// it whole. Only the two versions of the CI matrix are known.
-    pub fn forwards_bodies_of_1_mib(&self) -> Option<bool> {
+    /// How dockerd hands large request bodies to authorization plugins, for the versions of the
+    /// CI matrix (measured with a plugin that records the body it gets) and for upstream
+    /// 29.3.1+ (moby source). `None`: not known for this version.
+    ///
+    /// Debian's builds differ from upstream's tags: Debian 13's 26.1.5+dfsg1-9+deb13u1 and sid's
+    /// 28.5.2+dfsg4-5 carry the CVE-2026-34040 fix that upstream shipped in 29.3.1 (and
+    /// 25.0.16): they forward bodies up to 4 MiB complete, chunked ones too, and refuse larger
+    /// ones themselves. Debian 12's 20.10.24 withholds bodies of 1 MiB or more (Content-Length
+    /// or chunked) and still runs the request.
+    pub fn body_forwarding(&self) -> Option<BodyForwarding> {
         match (self.major, self.minor) {
-            (20, 10) => Some(false),
-            (26, 1) => Some(true),
+            (20, 10) => Some(BodyForwarding::WithheldFrom1MiB),
+            (26, 1) | (28, 5) => Some(BodyForwarding::CompleteUpTo4MiB),
+            _ if self.at_least(29, 3, 1) => Some(BodyForwarding::CompleteUpTo4MiB),
             _ => None,
         }
     }
+
+    /// Whether dockerd forwards a create body of 1 MiB or more to authorization plugins (see
+    /// [`Self::body_forwarding`]).
+    pub fn forwards_bodies_of_1_mib(&self) -> Option<bool> {
+        self.body_forwarding()
+            .map(|f| f == BodyForwarding::CompleteUpTo4MiB)
+    }
+}
+
+/// See [`DockerdVersion::body_forwarding`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyForwarding {
+    /// Bodies under 1 MiB reach the plugin; larger ones are withheld (the plugin sees no
+    /// `RequestBody`) and the request is still executed.
+    WithheldFrom1MiB,
+    /// Bodies up to 4 MiB reach the plugin complete; dockerd answers larger ones itself with
+    /// HTTP 500 "request body too large for authorization plugin" and executes nothing.
+    CompleteUpTo4MiB,
 }
 
 impl fmt::Display for DockerdVersion {

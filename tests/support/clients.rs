@@ -94,6 +94,15 @@ impl DockerCli {
         self
     }
 
+    /// The value this CLI's extra environment gives `key`, if any.
+    pub fn env_value(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Installs `buildx` as this CLI's `docker-buildx` plugin (a symlink in its config dir's
     /// `cli-plugins/`) and checks the CLI sees it.
     pub fn with_buildx(self, buildx: &Path) -> Self {

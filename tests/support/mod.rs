@@ -31,7 +31,9 @@ pub use clients::{buildx_binary, compose_binary, say_skipped, DockerCli, BUILDX_
 pub use dockerd::PrivateDockerd;
 pub use http::{ApiBody, RawResponse};
 pub use plugin::PluginProcess;
-pub use version::{expected_series, BodyForwarding, DockerdVersion, EXPECTED_VERSION_ENV};
+pub use version::{
+    expected_series, kernel_at_least, BodyForwarding, DockerdVersion, EXPECTED_VERSION_ENV,
+};
 
 use std::io::{Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -77,6 +77,14 @@ impl DockerdVersion {
         !self.at_least(27, 0, 1)
     }
 
+    /// dockerd 25.0 and later make `:ro` / `readonly` binds recursively read-only when the kernel
+    /// can (mount_setattr, Linux 5.12+; `BindOptions.ReadOnlyNonRecursive` opts out); 20.10 makes
+    /// only the top mount read-only and leaves submounts writable (seen: a read-only bind of the
+    /// data root still reaches a running container's overlay).
+    pub fn read_only_binds_are_recursive(&self) -> bool {
+        self.at_least(25, 0, 0)
+    }
+
     /// How dockerd hands large request bodies to authorization plugins, for the versions of the
     /// CI matrix (measured with a plugin that records the body it gets) and for upstream
     /// 29.3.1+ (moby source). `None`: not known for this version.
@@ -118,6 +126,12 @@ impl fmt::Display for DockerdVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.raw)
     }
+}
+
+/// Whether the running kernel is at least `major.minor` (`/proc/sys/kernel/osrelease`).
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    DockerdVersion::parse(&release).is_some_and(|k| (k.major, k.minor) >= (major, minor))
 }
 
 /// The series `ROOTFS_GUARD_E2E_DOCKERD_VERSION` asks for, if set and not empty.

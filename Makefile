@@ -30,17 +30,34 @@ PLUGIN           := $(PLUGIN_NAME):$(PLUGIN_TAG)
 PLUGIN_BUILD_DIR ?= build/plugin
 POLICY_DIR       ?= /etc/rootfs-guard
 
-.PHONY: all build run test test-deps lint doc-links unit e2e e2e-system e2e-26.1 bench bench-callgrind fuzz clean FORCE \
+.PHONY: all build run test test-deps lint doc-links unit e2e e2e-system e2e-26.1 e2e-28.5 bench bench-callgrind fuzz clean FORCE \
 	static plugin plugin-enable plugin-disable plugin-remove install uninstall
 
 # The dockerd version matrix of the e2e suite (docs/compatibility.md): the system's dockerd
-# (Debian 12 docker.io) and Debian 13's docker.io + containerd, unpacked by
+# (Debian 12 docker.io), Debian 13's docker.io + containerd and Debian sid's, unpacked by
 # scripts/fetch-dockerd.sh. Each run asserts the daemon reports the named series, so a PATH that
-# picks the wrong dockerd fails instead of testing one version twice.
+# picks the wrong dockerd fails instead of testing one version twice. Every run also gets Debian
+# sid's docker-buildx (scripts/fetch-buildx.sh) for the BuildKit cases of tests/e2e_doors.rs.
 E2E_SYSTEM_DOCKERD ?= 20.10
 E2E_TRIXIE_DOCKERD := 26.1
+E2E_SID_DOCKERD    := 28.5
 E2E_TESTS          := --test 'e2e_*'
 CARGO_TEST_ARGS    := -- --test-threads=4
+
+# $(call fetched_e2e,SERIES,SUITE): the e2e suite against Debian SUITE's dockerd SERIES.
+define fetched_e2e
+	@if [ "$$ROOTFS_GUARD_SKIP_E2E" = 1 ]; then \
+	  echo "make: e2e against dockerd $(1) SKIPPED because ROOTFS_GUARD_SKIP_E2E=1"; exit 0; \
+	fi; \
+	start=$$(date +%s); \
+	prefix=$$(FETCH_DOCKERD_SUITE=$(2) FETCH_DOCKERD_SERIES=$(1) ./scripts/fetch-dockerd.sh) || exit 1; \
+	buildx=$${ROOTFS_GUARD_E2E_BUILDX:-$$(./scripts/fetch-buildx.sh)} || exit 1; \
+	fetched=$$(date +%s); \
+	echo "== the dockerd e2e suite against dockerd $(1) (ROOTFS_GUARD_E2E_PATH_PREFIX=$$prefix)"; \
+	ROOTFS_GUARD_E2E_PATH_PREFIX=$$prefix ROOTFS_GUARD_E2E_DOCKERD_VERSION=$(1) ROOTFS_GUARD_E2E_BUILDX=$$buildx \
+	  $(CARGO) test --locked $(E2E_TESTS) $(CARGO_TEST_ARGS) \
+	  && echo "make: e2e against dockerd $(1): $$(( $$(date +%s) - fetched )) s (+ $$(( fetched - start )) s fetching)"
+endef
 
 all: build
 
@@ -56,34 +73,32 @@ run: build
 	$(BIN) serve
 
 ## test: install what the tests need (apt), check formatting and lints, run every test (the
-## dockerd e2e suite against the system dockerd, then again against dockerd 26.1)
+## dockerd e2e suite against the system dockerd, then again against dockerd 26.1 and 28.5)
 test: test-deps lint
 	@echo "== all tests; the dockerd e2e suite against the system dockerd (must be $(E2E_SYSTEM_DOCKERD))"
 	@start=$$(date +%s); \
-	ROOTFS_GUARD_E2E_DOCKERD_VERSION=$(E2E_SYSTEM_DOCKERD) $(CARGO) test --locked --all-targets $(CARGO_TEST_ARGS) \
-	  && echo "make test: all tests, e2e against dockerd $(E2E_SYSTEM_DOCKERD): $$(( $$(date +%s) - start )) s"
-	@$(MAKE) --no-print-directory e2e-26.1
+	buildx=$$([ "$$ROOTFS_GUARD_SKIP_E2E" = 1 ] || ./scripts/fetch-buildx.sh) || exit 1; \
+	ROOTFS_GUARD_E2E_BUILDX=$$buildx ROOTFS_GUARD_E2E_DOCKERD_VERSION=$(E2E_SYSTEM_DOCKERD) \
+	  $(CARGO) test --locked --all-targets $(CARGO_TEST_ARGS) \
+	  && echo "make test: all tests, e2e against dockerd $(E2E_SYSTEM_DOCKERD): $$(( $$(date +%s) - start )) s" \
+	  && $(MAKE) --no-print-directory e2e-26.1 e2e-28.5 ROOTFS_GUARD_E2E_BUILDX=$$buildx
 
 ## e2e: only the dockerd e2e suite, against every dockerd version of the matrix
-e2e: e2e-system e2e-26.1
+e2e: e2e-system e2e-26.1 e2e-28.5
 
 e2e-system:
 	@echo "== the dockerd e2e suite against the system dockerd (must be $(E2E_SYSTEM_DOCKERD))"
 	@start=$$(date +%s); \
-	ROOTFS_GUARD_E2E_DOCKERD_VERSION=$(E2E_SYSTEM_DOCKERD) $(CARGO) test --locked $(E2E_TESTS) $(CARGO_TEST_ARGS) \
+	buildx=$${ROOTFS_GUARD_E2E_BUILDX:-$$(./scripts/fetch-buildx.sh)} || exit 1; \
+	ROOTFS_GUARD_E2E_BUILDX=$$buildx ROOTFS_GUARD_E2E_DOCKERD_VERSION=$(E2E_SYSTEM_DOCKERD) \
+	  $(CARGO) test --locked $(E2E_TESTS) $(CARGO_TEST_ARGS) \
 	  && echo "make: e2e against dockerd $(E2E_SYSTEM_DOCKERD): $$(( $$(date +%s) - start )) s"
 
 e2e-26.1:
-	@if [ "$$ROOTFS_GUARD_SKIP_E2E" = 1 ]; then \
-	  echo "make: e2e against dockerd $(E2E_TRIXIE_DOCKERD) SKIPPED because ROOTFS_GUARD_SKIP_E2E=1"; exit 0; \
-	fi; \
-	start=$$(date +%s); \
-	prefix=$$(./scripts/fetch-dockerd.sh) || exit 1; \
-	fetched=$$(date +%s); \
-	echo "== the dockerd e2e suite against dockerd $(E2E_TRIXIE_DOCKERD) (ROOTFS_GUARD_E2E_PATH_PREFIX=$$prefix)"; \
-	ROOTFS_GUARD_E2E_PATH_PREFIX=$$prefix ROOTFS_GUARD_E2E_DOCKERD_VERSION=$(E2E_TRIXIE_DOCKERD) \
-	  $(CARGO) test --locked $(E2E_TESTS) $(CARGO_TEST_ARGS) \
-	  && echo "make: e2e against dockerd $(E2E_TRIXIE_DOCKERD): $$(( $$(date +%s) - fetched )) s (+ $$(( fetched - start )) s fetching)"
+	$(call fetched_e2e,$(E2E_TRIXIE_DOCKERD),trixie)
+
+e2e-28.5:
+	$(call fetched_e2e,$(E2E_SID_DOCKERD),sid)
 
 test-deps:
 	./scripts/install-test-deps.sh

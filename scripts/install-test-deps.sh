@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (CI runs as root with nothing
-# else): dockerd 20.10 (docker.io) with its CLI, busybox-static for the test image, golang-go for
-# the Go differential oracle. Idempotent: does nothing when everything is present.
+# else): dockerd 20.10 (docker.io) with its CLI (also at /usr/bin/docker when a newer CLI shadows
+# it on PATH: tests/e2e_doors.rs runs that 20.10 CLI), docker-compose 1.29 (the compose 1.x
+# cases of tests/e2e_doors.rs), busybox-static for the test image, golang-go for the Go
+# differential oracle. Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
-command -v docker >/dev/null 2>&1 || need+=(docker.io)
+[ -x /usr/bin/docker ] || need+=(docker.io)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 if [ ${#need[@]} -eq 0 ]; then

@@ -169,8 +169,7 @@ fn smoke_standalone_plugin() {
         let version = d.version();
         match version.forwards_bodies_of_1_mib() {
             Some(false) => assert!(
-                msg.contains("did not forward the request body")
-                    && msg.contains("before 29.3.1"),
+                msg.contains("did not forward the request body") && msg.contains("before 29.3.1"),
                 "{version}: {msg}"
             ),
             Some(true) => assert!(msg.contains("readonly-rootfs"), "{version}: {msg}"),

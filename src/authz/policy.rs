@@ -31,7 +31,8 @@ pub const DEFAULT_POLICY_JSON: &str = r#"{
     "self_protection": true,
     "legacy_build": true,
     "service_runtime": true,
-    "root_bind": true
+    "root_bind": true,
+    "root_bind_readonly": true
   },
   "protected_roots": ["/var/lib/docker", "/var/lib/containerd"]
 }
@@ -128,6 +129,12 @@ pub struct RuleSwitches {
     /// itself, above it or below it), and `local` volumes whose options bind such a path: through
     /// them a read-only container writes its own root filesystem.
     pub root_bind: bool,
+    /// With `root_bind`, deny *read-only* mounts that reach a `protected_roots` directory too.
+    /// dockerd before 25, and 25+ for API versions below 1.44 or on kernels before 5.12, makes
+    /// a read-only bind non-recursive: the mounts below it (every running container's overlay
+    /// root) stay writable through it (seen on 20.10). Switch it off only where every client and
+    /// daemon gives recursive read-only binds (monitoring agents mounting `/` read-only).
+    pub root_bind_readonly: bool,
 }
 
 impl Default for RuleSwitches {
@@ -142,6 +149,7 @@ impl Default for RuleSwitches {
             legacy_build: true,
             service_runtime: true,
             root_bind: true,
+            root_bind_readonly: true,
         }
     }
 }

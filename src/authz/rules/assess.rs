@@ -84,16 +84,23 @@ pub fn assess_container(policy: &Policy, facts: &ContainerFacts<'_>) -> Assessme
 
 /// The deny message for the first writable host path that reaches a protected root, if any.
 pub fn root_bind_violation(policy: &Policy, paths: &[HostPathMount]) -> Option<String> {
-    paths.iter().filter(|m| m.writable).find_map(|m| {
+    let judged = |m: &&HostPathMount| m.writable || policy.rules.root_bind_readonly;
+    paths.iter().filter(judged).find_map(|m| {
         let root = policy
             .protected_roots
             .iter()
             .find(|root| paths_overlap(&m.source, root))?;
         Some(match m.via {
-            HostPathVia::Bind => format!(
+            HostPathVia::Bind if m.writable => format!(
                 "a writable bind of {} reaches {root}, where container root filesystems live: \
-                 through it a --read-only container can write its own root; mount it read-only \
-                 (:ro, readonly) or mount a narrower path",
+                 through it a --read-only container can write its own root; mount a path \
+                 outside it",
+                m.source
+            ),
+            HostPathVia::Bind => format!(
+                "a bind of {} reaches {root}, where container root filesystems live, and dockerd \
+                 may make a read-only bind non-recursive (before 25, or API < 1.44): the overlay \
+                 roots mounted below it stay writable; mount a path outside it",
                 m.source
             ),
             HostPathVia::VolumeOptions => format!(

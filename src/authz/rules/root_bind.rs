@@ -177,13 +177,19 @@ mod tests {
                 r#"{"Image":"bb","HostConfig":{"ReadonlyRootfs":true,"Mounts":[{"Type":"bind","Source":"/var/lib/docker","ReadOnly":true}],"Mounts":[{"ReadOnly":false}]}}"#,
                 (false, Some("readonly-rootfs")),
             ),
-            // Read-only binds stay allowed (monitoring agents mount / read-only).
+            // Read-only binds too: dockerd may make them non-recursive, leaving the overlay
+            // roots below writable (seen on 20.10). `root_bind_readonly: false` allows them.
             (
-                r#"{"Image":"bb","HostConfig":{"ReadonlyRootfs":true,"Binds":["/:/host:ro","/var/lib/docker:/d:ro,z"]}}"#,
-                (true, None),
+                r#"{"Image":"bb","HostConfig":{"ReadonlyRootfs":true,"Binds":["/:/host:ro"]}}"#,
+                denied,
             ),
             (
                 r#"{"Image":"bb","HostConfig":{"ReadonlyRootfs":true,"Mounts":[{"Type":"bind","Source":"/var/lib/docker","Target":"/d","ReadOnly":true}]}}"#,
+                denied,
+            ),
+            // Read-only binds elsewhere are fine.
+            (
+                r#"{"Image":"bb","HostConfig":{"ReadonlyRootfs":true,"Binds":["/srv:/srv:ro","/etc/ssl:/etc/ssl:ro"]}}"#,
                 (true, None),
             ),
             // Other host paths and named volumes are not its concern.
@@ -197,6 +203,23 @@ mod tests {
             ),
         ] {
             assert_eq!(create(body), want, "{body}");
+        }
+        // Where every daemon and client gives recursive read-only binds, the operator can
+        // allow them (monitoring agents); writable ones stay denied.
+        let mut ro_ok = Policy::default();
+        ro_ok.rules.root_bind_readonly = false;
+        for (body, allow) in [
+            (
+                r#"{"Image":"bb","HostConfig":{"ReadonlyRootfs":true,"Binds":["/:/host:ro","/var/lib/docker:/d:ro,z"]}}"#,
+                true,
+            ),
+            (
+                r#"{"Image":"bb","HostConfig":{"ReadonlyRootfs":true,"Binds":["/var/lib/docker:/d"]}}"#,
+                false,
+            ),
+        ] {
+            let req = crate::authz::test_support::create(body);
+            assert_eq!(decide(&ro_ok, &req).allow, allow, "{body}");
         }
     }
 
@@ -212,7 +235,7 @@ mod tests {
         );
         assert_eq!(
             service(
-                r#"{"TaskTemplate":{"ContainerSpec":{"Image":"bb","ReadOnly":true,"Mounts":[{"Type":"bind","Source":"/var/lib/docker","Target":"/d","ReadOnly":true}]}}}"#
+                r#"{"TaskTemplate":{"ContainerSpec":{"Image":"bb","ReadOnly":true,"Mounts":[{"Type":"bind","Source":"/srv","Target":"/d"}]}}}"#
             ),
             (true, None)
         );

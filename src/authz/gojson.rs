@@ -458,6 +458,93 @@ impl GoDecode for GoStringSlice {
     }
 }
 
+/// A Go slice of structs (`[]mount.Mount`): `null` sets it to nil, an array of objects decodes
+/// element by element. Go decodes an array *into* the slice already there, merging each object into
+/// the element at its index (stale elements included), so a second array for a slice that already
+/// has elements is refused, and so are `null` elements (they would keep whatever that element held).
+/// No real client repeats the key; refusing is exact for everything we accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoStructSlice<T>(pub Option<Vec<T>>);
+
+impl<T> Default for GoStructSlice<T> {
+    fn default() -> Self {
+        GoStructSlice(None)
+    }
+}
+
+impl<T> GoStructSlice<T> {
+    pub fn as_slice(&self) -> &[T] {
+        self.0.as_deref().unwrap_or_default()
+    }
+}
+
+impl<T: GoStruct> GoDecode for GoStructSlice<T> {
+    fn go_decode<'de, D: Deserializer<'de>>(&mut self, de: D) -> Result<(), D::Error> {
+        struct V<'a, T>(&'a mut Option<Vec<T>>);
+        impl<'de, T: GoStruct> Visitor<'de> for V<'_, T> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of objects or null")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+                *self.0 = None;
+                Ok(())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                if self.0.as_ref().is_some_and(|v| !v.is_empty()) {
+                    return Err(de::Error::custom(
+                        "repeated array of objects (dockerd would merge it into the earlier elements)",
+                    ));
+                }
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Option<GoValue<T>>>()? {
+                    match item {
+                        Some(GoValue(item)) => items.push(item),
+                        None => {
+                            return Err(de::Error::custom(
+                                "null element in an array of objects (dockerd would keep an earlier value there)",
+                            ))
+                        }
+                    }
+                }
+                *self.0 = Some(items);
+                Ok(())
+            }
+        }
+        de.deserialize_any(V(&mut self.0))
+    }
+}
+
+/// A whole Go struct value decoded fresh (an element of a slice of structs).
+impl<'de, T: GoStruct> de::Deserialize<'de> for GoValue<T> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: GoStruct> Visitor<'de> for V<T> {
+            type Value = GoValue<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<GoValue<T>, A::Error> {
+                let mut value = T::default();
+                decode_struct_fields(&mut value, map)?;
+                Ok(GoValue(value))
+            }
+        }
+        de.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A Go pointer to a struct whose fields we do not read (`PluginSpec`): only whether it is set.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Opaque;
+
+impl GoStruct for Opaque {
+    const FIELDS: &'static [&'static str] = &[];
+    fn decode_field<'de, D: Deserializer<'de>>(&mut self, _: usize, de: D) -> Result<(), D::Error> {
+        <IgnoredAny as de::Deserialize>::deserialize(de).map(|_| ())
+    }
+}
+
 /// dockerd's `strslice.StrSlice` (`CapAdd`, `Cmd`): like `[]string`, but a lone JSON string is also
 /// accepted and becomes a one-element slice.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

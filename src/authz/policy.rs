@@ -28,8 +28,13 @@ pub const DEFAULT_POLICY_JSON: &str = r#"{
     "swarm_services": true,
     "service_rollback": true,
     "swarm_join": true,
-    "self_protection": true
-  }
+    "self_protection": true,
+    "legacy_build": true,
+    "service_runtime": true,
+    "root_bind": true,
+    "root_bind_readonly": true
+  },
+  "protected_roots": ["/var/lib/docker", "/var/lib/containerd"]
 }
 "#;
 
@@ -114,6 +119,22 @@ pub struct RuleSwitches {
     pub swarm_join: bool,
     /// Deny plugin management (disable, remove, reconfigure, install) to everyone but `admins`.
     pub self_protection: bool,
+    /// Deny the classic builder (`POST /build` without `version=2`): its RUN steps run in
+    /// writable containers dockerd creates internally, which no plugin ever sees.
+    pub legacy_build: bool,
+    /// Deny swarm services whose tasks are not containers (`TaskTemplate.Runtime` `plugin` or
+    /// `attachment`, a `PluginSpec` or `NetworkAttachmentSpec`).
+    pub service_runtime: bool,
+    /// Deny writable mounts of a host path that reaches a `protected_roots` directory (the path
+    /// itself, above it or below it), and `local` volumes whose options bind such a path: through
+    /// them a read-only container writes its own root filesystem.
+    pub root_bind: bool,
+    /// With `root_bind`, deny *read-only* mounts that reach a `protected_roots` directory too.
+    /// dockerd before 25, and 25+ for API versions below 1.44 or on kernels before 5.12, makes
+    /// a read-only bind non-recursive: the mounts below it (every running container's overlay
+    /// root) stay writable through it (seen on 20.10). Switch it off only where every client and
+    /// daemon gives recursive read-only binds (monitoring agents mounting `/` read-only).
+    pub root_bind_readonly: bool,
 }
 
 impl Default for RuleSwitches {
@@ -125,6 +146,10 @@ impl Default for RuleSwitches {
             service_rollback: true,
             swarm_join: true,
             self_protection: true,
+            legacy_build: true,
+            service_runtime: true,
+            root_bind: true,
+            root_bind_readonly: true,
         }
     }
 }
@@ -147,6 +172,30 @@ pub struct Policy {
     /// Rule switches.
     #[serde(default)]
     pub rules: RuleSwitches,
+    /// Host directories holding container root filesystems: dockerd's `--data-root` and
+    /// containerd's `root`. A writable mount that reaches one of them is denied (`root_bind`).
+    #[serde(
+        default = "default_protected_roots",
+        deserialize_with = "absolute_paths"
+    )]
+    pub protected_roots: Vec<String>,
+}
+
+/// dockerd's and containerd's default data roots.
+pub const DEFAULT_PROTECTED_ROOTS: [&str; 2] = ["/var/lib/docker", "/var/lib/containerd"];
+
+fn default_protected_roots() -> Vec<String> {
+    DEFAULT_PROTECTED_ROOTS.map(str::to_owned).to_vec()
+}
+
+fn absolute_paths<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    let paths = Vec::<String>::deserialize(de)?;
+    if let Some(bad) = paths.iter().find(|p| !p.starts_with('/')) {
+        return Err(serde::de::Error::custom(format!(
+            "{bad:?} is not an absolute path"
+        )));
+    }
+    Ok(paths)
 }
 
 fn default_allow_labels() -> Vec<AllowLabel> {
@@ -166,6 +215,7 @@ impl Default for Policy {
             exempt_users: Vec::new(),
             admins: Vec::new(),
             rules: RuleSwitches::default(),
+            protected_roots: default_protected_roots(),
         }
     }
 }

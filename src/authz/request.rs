@@ -2,34 +2,78 @@
 //!
 //! The route is resolved up front; the body is base64-decoded, checked against `Content-Length`
 //! and decoded into the endpoint's dockerd type lazily, at most once, by whichever rule asks first.
-//! A body that cannot be verified is an error the rules turn into a deny: dockerd withholds bodies
-//! of 1 MiB or more (and non-JSON ones) from plugins yet still executes the request.
+//! A body that cannot be verified is an error the rules turn into a deny: dockerd before 29.3.1
+//! withholds bodies of 1 MiB or more (and every version non-JSON ones) from plugins yet still
+//! executes the request. A body that arrived complete is decided on its content whatever its
+//! size (29.3.1+ forwards up to 4 MiB); the server's request limit bounds memory.
 
 use std::cell::OnceCell;
 
 use crate::authz::gojson::GoJsonError;
-use crate::authz::model::{CreateBody, ExecConfig, ServiceSpec};
+use crate::authz::model::{CreateBody, ExecConfig, ServiceSpec, VolumeCreate};
 use crate::authz::route::Route;
 use crate::authz::wire::AuthZRequest;
 
-/// The largest body dockerd 20.10 forwards to plugins (it withholds anything from 1 MiB on).
-pub const MAX_FORWARDED_BODY: u64 = 1 << 20;
+/// The body size from which dockerd before 29.3.1 withholds bodies from plugins.
+pub const WITHHELD_FROM_BEFORE_29_3_1: u64 = 1 << 20;
 
 /// Why a request body cannot be checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
-    #[error("dockerd did not forward the request body (it withholds bodies of 1 MiB or more and non-JSON ones, but still runs the request): send a JSON body under 1 MiB")]
-    Missing,
+    #[error("dockerd did not forward the request body but would still run the request: {0}")]
+    Missing(Withheld),
     #[error("the request body is empty")]
     Empty,
     #[error("RequestBody is not valid base64")]
     NotBase64,
     #[error("Content-Length {header} does not match the {actual}-byte body dockerd forwarded")]
     LengthMismatch { header: String, actual: usize },
-    #[error("Content-Length {0} is 1 MiB or more: dockerd does not forward such bodies")]
-    TooLarge(u64),
     #[error("the body would not be read by dockerd as it reads here: {0}")]
     Undecodable(String),
+}
+
+/// Why dockerd withheld a body, as far as the request shows it (the deny tells the user which
+/// daemon behaviour caused it, so the remedy fits the daemon in hand).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Withheld {
+    #[error("its Content-Length {0} is 1 MiB or more, which dockerd before 29.3.1 withholds from plugins: send a JSON body under 1 MiB")]
+    TooLarge(u64),
+    #[error("its Content-Type {0:?} is not application/json, and dockerd forwards only JSON bodies: send it as application/json")]
+    NotJson(String),
+    #[error("it was sent chunked, which dockerd without the CVE-2024-41110 fix (before 26.1.5 and 27.1.1) forwards empty: send it with a Content-Length")]
+    Chunked,
+    #[error("send a JSON body with a Content-Length")]
+    Unknown,
+}
+
+impl Withheld {
+    /// What the request's headers say about why its body is missing.
+    fn of(req: &AuthZRequest) -> Withheld {
+        if let Some(ct) = req.header("Content-Type") {
+            if media_type(ct) != "application/json" {
+                return Withheld::NotJson(ct.chars().take(80).collect());
+            }
+        }
+        match req
+            .header("Content-Length")
+            .map(|v| v.trim().parse::<u64>())
+        {
+            Some(Ok(n)) if n >= WITHHELD_FROM_BEFORE_29_3_1 => Withheld::TooLarge(n),
+            None => Withheld::Chunked,
+            _ => Withheld::Unknown,
+        }
+    }
+}
+
+/// The media type of a `Content-Type` value as Go's `mime.ParseMediaType` compares it: the part
+/// before any `;`, trimmed, lower-cased.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }
 
 impl From<GoJsonError> for BodyError {
@@ -55,6 +99,7 @@ pub struct RequestContext<'a> {
     create: OnceCell<Result<CreateBody, BodyError>>,
     exec: OnceCell<Result<ExecConfig, BodyError>>,
     service: OnceCell<Result<ServiceSpec, BodyError>>,
+    volume: OnceCell<Result<VolumeCreate, BodyError>>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -66,6 +111,7 @@ impl<'a> RequestContext<'a> {
             create: OnceCell::new(),
             exec: OnceCell::new(),
             service: OnceCell::new(),
+            volume: OnceCell::new(),
         }
     }
 
@@ -101,6 +147,12 @@ impl<'a> RequestContext<'a> {
             .as_ref()
     }
 
+    pub fn volume_create(&self) -> Result<&VolumeCreate, &BodyError> {
+        self.volume
+            .get_or_init(|| Ok(VolumeCreate::decode(self.body().map_err(Clone::clone)?)?))
+            .as_ref()
+    }
+
     pub fn service_spec(&self) -> Result<&ServiceSpec, &BodyError> {
         self.service
             .get_or_init(|| Ok(ServiceSpec::decode(self.body().map_err(Clone::clone)?)?))
@@ -112,12 +164,12 @@ fn verified_body(req: &AuthZRequest) -> Result<Vec<u8>, BodyError> {
     let encoded = req
         .request_body
         .as_ref()
-        .ok_or(BodyError::Missing)?
+        .ok_or_else(|| BodyError::Missing(Withheld::of(req)))?
         .as_bytes();
     if encoded.is_empty() {
         return Err(match req.header("Content-Length") {
             Some("0") => BodyError::Empty,
-            _ => BodyError::Missing,
+            _ => BodyError::Missing(Withheld::of(req)),
         });
     }
     // SIMD decoding: the body is most of a create's bytes, and the base64 crate's scalar decoder
@@ -134,9 +186,6 @@ fn verified_body(req: &AuthZRequest) -> Result<Vec<u8>, BodyError> {
                 header: header.to_owned(),
                 actual: body.len(),
             })?;
-        if declared >= MAX_FORWARDED_BODY {
-            return Err(BodyError::TooLarge(declared));
-        }
         if declared != body.len() as u64 {
             return Err(BodyError::LengthMismatch {
                 header: header.to_owned(),
@@ -175,11 +224,30 @@ mod tests {
         assert_eq!(body_of(&req(Some("{}"), Some("2"))), Ok(b"{}".to_vec()));
         // Chunked (no Content-Length): dockerd forwards only complete bodies under 1 MiB.
         assert_eq!(body_of(&req(Some("{}"), None)), Ok(b"{}".to_vec()));
+        // Withheld: the reason the message gives follows the request's headers.
         assert_eq!(
             body_of(&req(None, Some("2000000"))),
-            Err(BodyError::Missing)
+            Err(BodyError::Missing(Withheld::TooLarge(2_000_000)))
         );
-        assert_eq!(body_of(&req(None, None)), Err(BodyError::Missing));
+        assert_eq!(
+            body_of(&req(None, None)),
+            Err(BodyError::Missing(Withheld::Chunked))
+        );
+        assert_eq!(
+            body_of(&req(None, Some("300"))),
+            Err(BodyError::Missing(Withheld::Unknown))
+        );
+        let mut tar = req(None, Some("300"));
+        tar.request_headers
+            .as_mut()
+            .unwrap()
+            .insert("Content-Type".into(), "application/x-tar".into());
+        assert_eq!(
+            body_of(&tar),
+            Err(BodyError::Missing(Withheld::NotJson(
+                "application/x-tar".into()
+            )))
+        );
         assert_eq!(body_of(&req(Some(""), Some("0"))), Err(BodyError::Empty));
         assert!(matches!(
             body_of(&req(Some("{}"), Some("3"))),
@@ -189,10 +257,24 @@ mod tests {
             body_of(&req(Some("{}"), Some("two"))),
             Err(BodyError::LengthMismatch { .. })
         ));
-        assert_eq!(
-            body_of(&req(Some("{}"), Some("1048576"))),
-            Err(BodyError::TooLarge(1 << 20))
-        );
+        // dockerd 29.3.1+ forwards complete bodies up to 4 MiB: a complete body is read
+        // whatever its size (the server's request limit bounds memory).
+        for size in [1 << 20, (11 << 20) / 10, 2 << 20, (39 << 20) / 10] {
+            let big = format!("{{\"Labels\":{{\"pad\":\"{}\"}}}}", "x".repeat(size));
+            assert_eq!(
+                body_of(&req(Some(&big), Some(&big.len().to_string()))).map(|b| b.len()),
+                Ok(big.len()),
+                "{size}"
+            );
+        }
+        let big = "x".repeat(2 << 20);
+        assert!(matches!(
+            body_of(&req(Some(&big), Some("1048576"))),
+            Err(BodyError::LengthMismatch { .. })
+        ));
+        assert!(Withheld::TooLarge(1 << 20)
+            .to_string()
+            .contains("before 29.3.1"));
         let mut bad = req(None, None);
         bad.request_body = Some("e30=!".into());
         assert_eq!(body_of(&bad), Err(BodyError::NotBase64));

@@ -22,6 +22,10 @@ pub enum Endpoint {
         service: String,
     },
     SwarmJoin,
+    /// `POST /build`: the classic builder, or BuildKit with `version=2`.
+    Build,
+    /// `POST /volumes/create`.
+    VolumeCreate,
     /// `POST /plugins/create|pull`: installs a plugin.
     PluginInstall,
     /// `POST /plugins/{name}/{action}` and `DELETE /plugins/{name}`.
@@ -189,6 +193,8 @@ fn endpoint(method: &str, path: &str) -> Endpoint {
         ("POST", "/containers/create") => Endpoint::ContainerCreate,
         ("POST", "/services/create") => Endpoint::ServiceCreate,
         ("POST", "/swarm/join") => Endpoint::SwarmJoin,
+        ("POST", "/build") => Endpoint::Build,
+        ("POST", "/volumes/create") => Endpoint::VolumeCreate,
         ("POST", "/plugins/create" | "/plugins/pull") => Endpoint::PluginInstall,
         ("POST", p) => {
             if let Some(c) = middle(p, "/containers/", "/start") {
@@ -241,6 +247,9 @@ mod tests {
             "/v1.12/containers/create",
             "/v1.041/containers/create",
             "/v1.41.0/containers/create",
+            // dockerd 29.x accepts API versions up to 1.55 (29.7.2): a prefix like any other.
+            "/v1.55/containers/create",
+            "/v1.99/containers/create",
             "/v1.41/containers%2Fcreate",
             "/v1.41/%63ontainers/create",
             "/v1.41/containers/%63%72%65%61%74%65",

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::authz::model::Labels;
+use crate::authz::model::{HostPathMount, HostPathVia, Labels};
 use crate::authz::policy::Policy;
 use crate::authz::rules::assess::{assess_container, remount_risk, Assessment, ContainerFacts};
 use crate::engine::client::{short_id, ContainerInspect, DockerClient, DockerError};
@@ -74,8 +74,24 @@ pub struct Row {
     pub advice: Option<crate::engine::advise::Advice>,
 }
 
+/// The host paths an inspected container has bind-mounted. Volumes are left out: their mount
+/// point is always below dockerd's data root (`volumes/NAME/_data`); a volume whose options
+/// bind a host path is found by listing the volumes.
+pub fn bind_host_paths(c: &ContainerInspect) -> Vec<HostPathMount> {
+    c.mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.mount_type == "bind")
+        .map(|m| HostPathMount {
+            source: m.source.clone(),
+            writable: m.rw,
+            via: HostPathVia::Bind,
+        })
+        .collect()
+}
+
 /// The facts the rules judge, read from an inspected container. The creator is unknown.
-pub fn facts(c: &ContainerInspect) -> ContainerFacts<'_> {
+pub fn facts<'a>(c: &'a ContainerInspect, host_paths: &'a [HostPathMount]) -> ContainerFacts<'a> {
     let hc = c.host_config.as_ref();
     let config = c.config.as_ref();
     ContainerFacts {
@@ -87,12 +103,14 @@ pub fn facts(c: &ContainerInspect) -> ContainerFacts<'_> {
             .map(|l| l as &dyn Labels),
         image: config.map_or("", |c| c.image.as_str()),
         user: None,
+        host_paths,
     }
 }
 
 /// Judges one inspected container.
 pub fn assess(policy: &Policy, c: &ContainerInspect) -> Row {
-    let f = facts(c);
+    let host_paths = bind_host_paths(c);
+    let f = facts(c, &host_paths);
     let label = |key: &str| f.labels.and_then(|l| l.label(key)).map(str::to_owned);
     let (verdict, exemption, rule, message) = match assess_container(policy, &f) {
         Assessment::Compliant => (Verdict::Compliant, None, None, None),
@@ -424,6 +442,7 @@ mod tests {
                 privileged,
                 cap_add: (!caps.is_empty()).then(|| caps.iter().map(|c| c.to_string()).collect()),
             }),
+            mounts: None,
         }
     }
 

@@ -9,8 +9,10 @@
 use serde::Deserializer;
 
 use crate::authz::gojson::{
-    self, FlatStringMap, GoDecode, GoJsonError, GoStrSlice, GoStringMap, GoStruct, GoValue,
+    self, FlatStringMap, GoDecode, GoJsonError, GoStrSlice, GoStringMap, GoStringSlice, GoStruct,
+    GoStructSlice, GoValue,
 };
+use crate::authz::model::mount::{bind_host_path, mount_host_paths, HostPathMount, Mount};
 
 /// How a dockerd version turns a create body into a HostConfig.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,15 +51,20 @@ pub struct HostConfig {
     pub readonly_rootfs: bool,
     pub privileged: bool,
     pub cap_add: GoStrSlice,
+    pub binds: GoStringSlice,
+    pub mounts: GoStructSlice<Mount>,
 }
 
 impl GoStruct for HostConfig {
-    const FIELDS: &'static [&'static str] = &["ReadonlyRootfs", "Privileged", "CapAdd"];
+    const FIELDS: &'static [&'static str] =
+        &["ReadonlyRootfs", "Privileged", "CapAdd", "Binds", "Mounts"];
     fn decode_field<'de, D: Deserializer<'de>>(&mut self, i: usize, de: D) -> Result<(), D::Error> {
         match i {
             0 => self.readonly_rootfs.go_decode(de),
             1 => self.privileged.go_decode(de),
-            _ => self.cap_add.go_decode(de),
+            2 => self.cap_add.go_decode(de),
+            3 => self.binds.go_decode(de),
+            _ => self.mounts.go_decode(de),
         }
     }
 }
@@ -65,6 +72,21 @@ impl GoStruct for HostConfig {
 impl HostConfig {
     pub fn cap_add(&self) -> &[String] {
         self.cap_add.0.as_deref().unwrap_or_default()
+    }
+
+    /// Every host path the container would mount (`Binds` and `Mounts`).
+    pub fn host_paths(&self) -> Vec<HostPathMount> {
+        let mut out: Vec<HostPathMount> = self
+            .binds
+            .0
+            .iter()
+            .flatten()
+            .filter_map(|b| bind_host_path(b))
+            .collect();
+        for m in self.mounts.as_slice() {
+            mount_host_paths(m, &mut out);
+        }
+        out
     }
 }
 
@@ -92,6 +114,8 @@ impl GoStruct for CreateBody {
         "ReadonlyRootfs",
         "Privileged",
         "CapAdd",
+        "Binds",
+        "Mounts",
     ];
     fn decode_field<'de, D: Deserializer<'de>>(&mut self, i: usize, de: D) -> Result<(), D::Error> {
         match i {

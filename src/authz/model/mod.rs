@@ -6,10 +6,12 @@
 
 pub mod create;
 pub mod exec;
+pub mod mount;
 pub mod service;
 
 pub use create::{ContainerConfig, CreateBody, DockerdReading, HostConfig};
 pub use exec::ExecConfig;
+pub use mount::{HostPathMount, HostPathVia, Mount, VolumeCreate};
 pub use service::{ContainerSpec, ServiceSpec};
 
 use std::collections::BTreeMap;

@@ -2,7 +2,8 @@
 //! audit of a container that already exists. Keeping this in one place is what makes audit and
 //! enforcement agree.
 
-use crate::authz::model::{grants_remount, Labels};
+use crate::authz::model::mount::paths_overlap;
+use crate::authz::model::{grants_remount, HostPathMount, HostPathVia, Labels};
 use crate::authz::policy::Policy;
 
 /// What decides a container's root-filesystem compliance.
@@ -15,6 +16,8 @@ pub struct ContainerFacts<'a> {
     pub image: &'a str,
     /// Who asks for it (AuthZ `User`); `None` when unknown (existing containers).
     pub user: Option<&'a str>,
+    /// The host paths it mounts (binds, and volumes whose options bind a host path).
+    pub host_paths: &'a [HostPathMount],
 }
 
 /// The verdict on one container.
@@ -33,9 +36,22 @@ pub enum Assessment {
 pub const READONLY_ROOTFS: &str = "readonly-rootfs";
 /// Rule name of a read-only root filesystem that can be remounted read-write.
 pub const REMOUNT: &str = "remount";
+/// Rule name of a writable mount that reaches a directory holding root filesystems.
+pub const ROOT_BIND: &str = "root-bind";
 
 /// Judges one container against the policy (mode not applied: that is the caller's business).
+///
+/// A writable path back to a root filesystem comes first and no allowlist label exempts it: the
+/// label lets a container write its *own* root, while such a mount writes every container's.
 pub fn assess_container(policy: &Policy, facts: &ContainerFacts<'_>) -> Assessment {
+    if policy.rules.root_bind {
+        if let Some(message) = root_bind_violation(policy, facts.host_paths) {
+            return Assessment::Violation {
+                rule: ROOT_BIND,
+                message,
+            };
+        }
+    }
     let violation = if !facts.readonly_rootfs {
         Some((READONLY_ROOTFS, writable_message(policy)))
     } else if policy.rules.remount {
@@ -64,6 +80,37 @@ pub fn assess_container(policy: &Policy, facts: &ContainerFacts<'_>) -> Assessme
         }
         None => Assessment::Violation { rule, message },
     }
+}
+
+/// The deny message for the first writable host path that reaches a protected root, if any.
+pub fn root_bind_violation(policy: &Policy, paths: &[HostPathMount]) -> Option<String> {
+    let judged = |m: &&HostPathMount| m.writable || policy.rules.root_bind_readonly;
+    paths.iter().filter(judged).find_map(|m| {
+        let root = policy
+            .protected_roots
+            .iter()
+            .find(|root| paths_overlap(&m.source, root))?;
+        Some(match m.via {
+            HostPathVia::Bind if m.writable => format!(
+                "a writable bind of {} reaches {root}, where container root filesystems live: \
+                 through it a --read-only container can write its own root; mount a path \
+                 outside it",
+                m.source
+            ),
+            HostPathVia::Bind => format!(
+                "a bind of {} reaches {root}, where container root filesystems live, and dockerd \
+                 may make a read-only bind non-recursive (before 25, or API < 1.44): the overlay \
+                 roots mounted below it stay writable; mount a path outside it",
+                m.source
+            ),
+            HostPathVia::VolumeOptions => format!(
+                "volume options bind-mount {} (type=none / o=bind, device or an overlay dir), \
+                 which reaches {root}, where container root filesystems live: use a plain named \
+                 volume or a bind outside it",
+                m.source
+            ),
+        })
+    })
 }
 
 /// Why a read-only container could make `/` writable again, if it could.
@@ -106,6 +153,7 @@ mod tests {
             labels,
             image: "bb",
             user: Some(""),
+            host_paths: &[],
         }
     }
 

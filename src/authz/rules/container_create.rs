@@ -29,6 +29,7 @@ impl Rule for ContainerCreateRule {
         };
         let assess = |reading| {
             let hc = body.effective_host_config(reading);
+            let host_paths = hc.map(|hc| hc.host_paths()).unwrap_or_default();
             let facts = ContainerFacts {
                 readonly_rootfs: hc.is_some_and(|hc| hc.readonly_rootfs),
                 privileged: hc.is_some_and(|hc| hc.privileged),
@@ -36,6 +37,7 @@ impl Rule for ContainerCreateRule {
                 labels: body.labels().map(|l| l as &dyn Labels),
                 image: body.image(),
                 user: Some(request.request.user.as_str()),
+                host_paths: &host_paths,
             };
             assess_container(policy, &facts)
         };

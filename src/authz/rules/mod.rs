@@ -8,6 +8,8 @@
 pub mod assess;
 mod container_create;
 mod exec_privileged;
+mod legacy_build;
+mod root_bind;
 mod self_protection;
 mod start_hostconfig;
 mod swarm_join;
@@ -16,6 +18,8 @@ mod swarm_service;
 pub use assess::{assess_container, Assessment, ContainerFacts};
 pub use container_create::ContainerCreateRule;
 pub use exec_privileged::ExecPrivilegedRule;
+pub use legacy_build::LegacyBuildRule;
+pub use root_bind::RootBindVolumeRule;
 pub use self_protection::SelfProtectionRule;
 pub use start_hostconfig::StartHostConfigRule;
 pub use swarm_join::SwarmJoinRule;
@@ -74,6 +78,8 @@ pub static RULES: &[&dyn Rule] = &[
     &StartHostConfigRule,
     &ExecPrivilegedRule,
     &SwarmServiceRule,
+    &RootBindVolumeRule,
+    &LegacyBuildRule,
     &SwarmJoinRule,
     &SelfProtectionRule,
 ];

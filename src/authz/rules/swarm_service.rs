@@ -44,13 +44,27 @@ impl Rule for SwarmServiceRule {
             Ok(spec) => spec,
             Err(e) => return Outcome::unverifiable(self.name(), "service spec", e),
         };
+        if policy.rules.service_runtime {
+            if let Some(why) = spec.non_container_task() {
+                return Outcome::deny(
+                    "service-runtime",
+                    format!(
+                        "{why}: its tasks would not be containers the guard can check (a plugin \
+                         runtime installs a managed plugin on every node): create services with a \
+                         ContainerSpec only"
+                    ),
+                );
+            }
+        }
         let Some(cs) = spec.container_spec() else {
             return Outcome::deny(
                 self.name(),
                 "service has no TaskTemplate.ContainerSpec, so its containers cannot be verified",
             );
         };
+        let host_paths = cs.host_paths();
         let facts = ContainerFacts {
+            host_paths: &host_paths,
             readonly_rootfs: cs.read_only,
             privileged: false,
             cap_add: cs.capability_add(),
@@ -104,10 +118,54 @@ mod tests {
                 "/services/create",
                 Some("remount"),
             ),
+            // A plugin task is not a container: denied before the (missing) ContainerSpec.
             (
                 r#"{"TaskTemplate":{"PluginSpec":{}}}"#,
                 "/services/create",
+                Some("service-runtime"),
+            ),
+            (
+                r#"{"TaskTemplate":{}}"#,
+                "/services/create",
                 Some("swarm-service"),
+            ),
+            // A read-only ContainerSpec does not make a plugin runtime a container.
+            (
+                r#"{"Name":"p","TaskTemplate":{"Runtime":"plugin","PluginSpec":{"Name":"x","Remote":"x","Privileges":[{"Name":"network","Value":["host"]}]},"ContainerSpec":{"Image":"bb","ReadOnly":true}}}"#,
+                "/v1.41/services/create",
+                Some("service-runtime"),
+            ),
+            (
+                r#"{"TaskTemplate":{"runtime":"plugin","ContainerSpec":{"ReadOnly":true}}}"#,
+                "/v1.41/services/abc/update?version=3",
+                Some("service-runtime"),
+            ),
+            (
+                r#"{"TaskTemplate":{"Runtime":"attachment","NetworkAttachmentSpec":{"ContainerID":"x"},"ContainerSpec":{"ReadOnly":true}}}"#,
+                "/services/create",
+                Some("service-runtime"),
+            ),
+            (
+                r#"{"TaskTemplate":{"NetworkAttachmentSpec":{},"ContainerSpec":{"ReadOnly":true}}}"#,
+                "/services/create",
+                Some("service-runtime"),
+            ),
+            // Runtime "container" (what the CLI may send) and a PluginSpec erased by null are fine.
+            (
+                r#"{"TaskTemplate":{"Runtime":"container","ContainerSpec":{"ReadOnly":true}}}"#,
+                "/services/create",
+                None,
+            ),
+            (
+                r#"{"TaskTemplate":{"PluginSpec":{"Name":"x"},"pluginspec":null,"ContainerSpec":{"ReadOnly":true}}}"#,
+                "/services/create",
+                None,
+            ),
+            // Runtime is a string: null keeps the earlier value.
+            (
+                r#"{"TaskTemplate":{"Runtime":"plugin","Runtime":null,"ContainerSpec":{"ReadOnly":true}}}"#,
+                "/services/create",
+                Some("service-runtime"),
             ),
             (
                 r#"{"TaskTemplate":{"ContainerSpec":{"ReadOnly":true},"containerspec":{"readonly":false}}}"#,
@@ -127,6 +185,13 @@ mod tests {
                 "{uri} {body}"
             );
         }
+        let mut runtime_off = Policy::default();
+        runtime_off.rules.service_runtime = false;
+        let plugin = service(
+            r#"{"TaskTemplate":{"Runtime":"plugin","ContainerSpec":{"ReadOnly":true}}}"#,
+            "/services/create",
+        );
+        assert!(decide(&runtime_off, &plugin).allow);
         let mut allow_rollback = Policy::default();
         allow_rollback.rules.service_rollback = false;
         assert!(

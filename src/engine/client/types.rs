@@ -28,6 +28,20 @@ pub struct ContainerInspect {
     pub config: Option<InspectConfig>,
     #[serde(rename = "HostConfig", default)]
     pub host_config: Option<InspectHostConfig>,
+    /// What dockerd mounted (binds with their host source; volumes with their mount point).
+    #[serde(rename = "Mounts", default)]
+    pub mounts: Option<Vec<InspectMount>>,
+}
+
+/// One entry of an inspected container's `Mounts`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct InspectMount {
+    #[serde(rename = "Type", default)]
+    pub mount_type: String,
+    #[serde(rename = "Source", default)]
+    pub source: String,
+    #[serde(rename = "RW", default)]
+    pub rw: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

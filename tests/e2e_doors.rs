@@ -23,6 +23,7 @@
 mod support;
 
 use serde_json::{json, Value};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -619,14 +620,16 @@ fn doors_to_a_writable_root() {
         },
     );
 
-    // Read-only binds are judged by what they are. dockerd 25+ on a kernel with mount_setattr
-    // (5.12+) makes `:ro` / `readonly` binds recursively read-only, but only for requests of API
-    // 1.44 or later: below that (the 20.10 CLI, raw /v1.41 calls, DOCKER_API_VERSION=1.43) and
-    // on 20.10 only the top mount is read-only, and the data root's submounts — every running
-    // container's overlay — stay writable under it: a read-only container writes its own root
-    // through a read-only bind (seen on 20.10, 26.1 and 28.5). `ReadOnlyNonRecursive` (API
-    // 1.44+, `bind-recursive=writable`) asks for that explicitly. A bind without submounts
-    // (`bind-nonrecursive`, API 1.40+) is read-only on every version.
+    // Read-only binds. dockerd 25+ on a kernel with mount_setattr (5.12+) makes `:ro` /
+    // `readonly` binds recursively read-only, but only for requests of API 1.44 or later: below
+    // that (the 20.10 CLI, raw /v1.41 calls, DOCKER_API_VERSION=1.43) and on 20.10 only the top
+    // mount is read-only, and the data root's submounts — every running container's overlay —
+    // stay writable under it: a read-only container writes its own root through a read-only bind
+    // (seen on 20.10, 26.1 and 28.5). `ReadOnlyNonRecursive` (API 1.44+,
+    // `bind-recursive=writable`) asks for that explicitly. A bind without submounts
+    // (`bind-nonrecursive`, API 1.40+) is read-only on every version. The guard cannot tell the
+    // daemon's version, so a read-only bind reaching a protected root may be denied anywhere
+    // (`rules.root_bind_readonly`); what it must never do is let a way in through.
     let server_api = {
         let (_, v) = d.api_json("GET", "/version", &[], ());
         let api = v["ApiVersion"].as_str().unwrap_or_default().to_string();
@@ -637,68 +640,83 @@ fn doors_to_a_writable_root() {
     let recursive_at = |api: (u32, u32)| {
         version.read_only_binds_are_recursive() && support::kernel_at_least(5, 12) && api >= (1, 44)
     };
+    cases.run(&d, "root bind: read-only binds are never a way in", || {
+        let mut holes = Holes::default();
+        let ro_bind = format!("{data_root}:/d:ro");
+        let ro_mount = format!("type=bind,src={data_root},dst=/d,readonly");
+        let ro_above = format!("{above_root}:/d:ro");
+        let flat = format!("{ro_mount},bind-nonrecursive=true");
+        let old_api = (1, 41);
+        let mut try_bind = |cli: &DockerCli, mount: [&str; 2], root: &str, safe_here: bool| {
+            let api = cli
+                .env_value("DOCKER_API_VERSION")
+                .map(|v| format!(" (API {v})"));
+            let what = format!(
+                "{}{} {}",
+                cli.version,
+                api.unwrap_or_default(),
+                mount.join(" ")
+            );
+            match read_only_bind(&d, cli, mount, root) {
+                RoBind::Hole => {
+                    let how = "only the top mount is read-only";
+                    holes.add(format!(
+                        "{what} is a read-only bind, yet on dockerd {version} a read-only \
+                         container wrote /pwned into its own root through it ({how})"
+                    ))
+                }
+                RoBind::ReadOnly => {}
+                RoBind::Denied(err) => {
+                    g.assert_denied(&what, &err, "root-bind");
+                    if safe_here {
+                        // Not a failure: the policy denies what a daemon might not keep
+                        // read-only. Said, so the cost of that choice stays visible.
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "note: {what} is read-only all the way down on dockerd {version} \
+                             and was denied (rules.root_bind_readonly)"
+                        );
+                    }
+                }
+            }
+        };
+        try_bind(&cli20, ["--mount", &flat], "/d", true);
+        try_bind(&cli20, ["-v", &ro_bind], "/d", recursive_at(old_api));
+        try_bind(&cli20, ["--mount", &ro_mount], "/d", recursive_at(old_api));
+        try_bind(&cli20, ["-v", &ro_above], "/d/root", recursive_at(old_api));
+        match &cli28 {
+            Ok(cli28) => {
+                let negotiated = server_api.min((1, 51));
+                try_bind(cli28, ["-v", &ro_bind], "/d", recursive_at(negotiated));
+                try_bind(
+                    cli28,
+                    ["--mount", &ro_mount],
+                    "/d",
+                    recursive_at(negotiated),
+                );
+                if server_api >= (1, 44) {
+                    // The same CLI asking for an API older than 1.44.
+                    let api_1_43 = cli28.clone().env("DOCKER_API_VERSION", "1.43");
+                    try_bind(&api_1_43, ["-v", &ro_bind], "/d", recursive_at((1, 43)));
+                }
+            }
+            Err(why) => say_skipped("read-only binds with the docker 28 CLI", why),
+        }
+        holes.check();
+    });
+
     cases.run(
         &d,
-        "root bind: read-only binds: allowed if read-only all the way down",
+        "binds: host paths away from the roots stay allowed, writable too",
         || {
-            let mut holes = Holes::default();
-            let ro_bind = format!("{data_root}:/d:ro");
-            let ro_mount = format!("type=bind,src={data_root},dst=/d,readonly");
-            let ro_above = format!("{above_root}:/d:ro");
-            let flat = format!("{ro_mount},bind-nonrecursive=true");
-            let old_api = (1, 41);
-            let mut try_bind = |cli: &DockerCli, mount: [&str; 2], root: &str, safe_here: bool| {
-                let api = cli
-                    .env_value("DOCKER_API_VERSION")
-                    .map(|v| format!(" (API {v})"));
-                let what = format!(
-                    "{}{} {}",
-                    cli.version,
-                    api.unwrap_or_default(),
-                    mount.join(" ")
-                );
-                match read_only_bind(&d, cli, mount, root) {
-                    RoBind::Hole => {
-                        let how = "only the top mount is read-only";
-                        holes.add(format!(
-                            "{what} is a read-only bind, yet on dockerd {version} a read-only \
-                             container wrote /pwned into its own root through it ({how})"
-                        ))
-                    }
-                    RoBind::ReadOnly => {}
-                    RoBind::Denied(err) => {
-                        // Right only where the bind is not read-only all the way down.
-                        assert!(
-                            !safe_here,
-                            "{what} is read-only all the way down here: {err}"
-                        );
-                        g.assert_denied(&what, &err, "root-bind");
-                    }
-                }
-            };
-            try_bind(&cli20, ["--mount", &flat], "/d", true);
-            try_bind(&cli20, ["-v", &ro_bind], "/d", recursive_at(old_api));
-            try_bind(&cli20, ["--mount", &ro_mount], "/d", recursive_at(old_api));
-            try_bind(&cli20, ["-v", &ro_above], "/d/root", recursive_at(old_api));
-            match &cli28 {
-                Ok(cli28) => {
-                    let negotiated = server_api.min((1, 51));
-                    try_bind(cli28, ["-v", &ro_bind], "/d", recursive_at(negotiated));
-                    try_bind(
-                        cli28,
-                        ["--mount", &ro_mount],
-                        "/d",
-                        recursive_at(negotiated),
-                    );
-                    if server_api >= (1, 44) {
-                        // The same CLI asking for an API older than 1.44.
-                        let api_1_43 = cli28.clone().env("DOCKER_API_VERSION", "1.43");
-                        try_bind(&api_1_43, ["-v", &ro_bind], "/d", recursive_at((1, 43)));
-                    }
-                }
-                Err(why) => say_skipped("read-only binds with the docker 28 CLI", why),
-            }
-            holes.check();
+            let rw = d.write_dir("bind-rw", &[("seen", "x")]);
+            let rw_bind = format!("{}:/s", rw.display());
+            run_ok(&d, &["-v", &rw_bind], "cat /s/seen && touch /s/written");
+            assert!(rw.join("written").exists());
+            let ro_bind = format!("{}:/s:ro", rw.display());
+            run_ok(&d, &["-v", &ro_bind], "cat /s/seen");
+            let mount = format!("type=bind,src={},dst=/s", rw.display());
+            run_ok(&d, &["--mount", &mount], "cat /s/seen");
         },
     );
 

@@ -21,18 +21,9 @@ series=${FETCH_BUILDX_SERIES:-0.29}
 cache=${ROOTFS_GUARD_BUILDX_CACHE:-$repo/.cache/buildx-$series}
 packages=(docker-buildx)
 
-log() { echo "fetch-buildx: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-refresh=0
-print_sources=0
-case "${1:-}" in
-  --refresh) refresh=1 ;;
-  --print-sources) print_sources=1 ;; # show the derived apt sources, fetch nothing
-  "") ;;
-  *) die "usage: $0 [--refresh | --print-sources]" ;;
-esac
-[ "${CI:-}" = true ] && refresh=1
+# shellcheck source=scripts/private-apt.sh
+. "$repo/scripts/private-apt.sh"
+private_apt_args fetch-buildx "$@"
 
 binary_of() { echo "$1/root/usr/libexec/docker/cli-plugins/docker-buildx"; }
 
@@ -48,6 +39,4 @@ verify_tree() {
 
 print_result() { binary_of "$1"; }
 
-# shellcheck source=scripts/private-apt.sh
-. "$repo/scripts/private-apt.sh"
 private_apt_fetch

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Why this exists: `make test` runs the dockerd e2e suite against a second daemon version, Debian
-# 13's dockerd 26.1 (docker.io + containerd 1.7), next to the system's Debian 12 dockerd 20.10.
-# This script gets that daemon through apt alone, without installing it (scripts/private-apt.sh:
-# the machine's own bookworm entries with the suite switched to trixie, private apt state dirs,
+# Why this exists: `make test` runs the dockerd e2e suite against more daemon versions than the
+# system's Debian 12 dockerd 20.10: Debian 13's dockerd 26.1 (docker.io + containerd 1.7, the
+# default) and Debian sid's 28.5 (containerd 2.1; FETCH_DOCKERD_SUITE=sid FETCH_DOCKERD_SERIES=28.5).
+# This script gets such a daemon through apt alone, without installing it (scripts/private-apt.sh:
+# the machine's own bookworm entries with the suite switched, private apt state dirs,
 # `apt-get download`, then `dpkg-deb -x` into a cache folder). Bookworm's runc stays in use
-# (trixie's needs a newer glibc), so the runc package is never unpacked. The system's apt state and
-# its installed docker.io are never touched.
+# (trixie's and sid's need a newer glibc), so the runc package is never unpacked. The system's apt
+# state and its installed docker.io are never touched.
 #
 # Prints one line on stdout: the PATH prefix to give the e2e harness
 # (ROOTFS_GUARD_E2E_PATH_PREFIX). Everything else goes to stderr.
@@ -22,18 +23,9 @@ series=${FETCH_DOCKERD_SERIES:-26.1}
 cache=${ROOTFS_GUARD_DOCKERD_CACHE:-$repo/.cache/dockerd-$series}
 packages=(docker.io containerd)
 
-log() { echo "fetch-dockerd: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-refresh=0
-print_sources=0
-case "${1:-}" in
-  --refresh) refresh=1 ;;
-  --print-sources) print_sources=1 ;; # show the derived apt sources, fetch nothing
-  "") ;;
-  *) die "usage: $0 [--refresh | --print-sources]" ;;
-esac
-[ "${CI:-}" = true ] && refresh=1
+# shellcheck source=scripts/private-apt.sh
+. "$repo/scripts/private-apt.sh"
+private_apt_args fetch-dockerd "$@"
 
 prefix_of() { echo "$1/root/usr/sbin:$1/root/usr/bin"; }
 
@@ -53,6 +45,4 @@ print_result() {
   log "runc stays $(command -v runc || echo '<none on PATH>')"
 }
 
-# shellcheck source=scripts/private-apt.sh
-. "$repo/scripts/private-apt.sh"
 private_apt_fetch

@@ -4,15 +4,31 @@
 # apt state dirs and an empty dpkg status, `apt-get download`, then `dpkg-deb -x` into a cache
 # folder. The system's apt state and installed packages are never read or written.
 #
-# The caller sets, then calls `private_apt_fetch`:
+# The caller runs `private_apt_args TOOL "$@"` (its command line: nothing, --refresh or
+# --print-sources; it sets `refresh` and `print_sources` and defines `log` and `die`, which name
+# TOOL), sets the following, then calls `private_apt_fetch`:
 #   suite          the Debian suite to fetch from (trixie, sid, ...)
 #   cache          the folder the unpacked packages end up in (its root/ holds the files)
 #   packages       an array of package names
-#   refresh        1: fetch afresh even if the cache is complete (CI=true does this)
-#   print_sources  1: print the derived apt sources and fetch nothing
-#   log, die       message functions (stderr)
 #   verify_tree    DIR -> status: whether DIR (with DIR/COMPLETE) is usable
 #   print_result   DIR -> prints the caller's one line of stdout for a usable DIR
+
+private_apt_args() {
+  private_apt_tool=$1
+  shift
+  log() { echo "$private_apt_tool: $*" >&2; }
+  die() { log "$*"; exit 1; }
+  refresh=0
+  print_sources=0
+  case "${1:-}" in
+    --refresh) refresh=1 ;;
+    --print-sources) print_sources=1 ;; # show the derived apt sources, fetch nothing
+    "") ;;
+    *) die "usage: $0 [--refresh | --print-sources]" ;;
+  esac
+  # CI fetches afresh instead of trusting a cache.
+  if [ "${CI:-}" = true ]; then refresh=1; fi
+}
 
 private_apt_fetch() {
   mkdir -p "$(dirname "$cache")"

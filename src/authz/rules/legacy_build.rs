@@ -16,6 +16,9 @@ use crate::authz::rules::{Outcome, Rule};
 
 pub struct LegacyBuildRule;
 
+/// The `remote` value of a BuildKit build whose context comes through the session.
+const CLIENT_SESSION: &str = "client-session";
+
 /// What to do instead, for the clients that send legacy builds.
 const REMEDY: &str = "use BuildKit: DOCKER_BUILDKIT=1 docker build (docker 20.10-22 CLIs); the \
                       docker 23+ CLI needs the buildx plugin (install docker-buildx); docker-compose \
@@ -51,10 +54,13 @@ impl Rule for LegacyBuildRule {
                 );
             }
         }
+        // `remote=client-session` is BuildKit's own context (the 20.10 CLI with DOCKER_BUILDKIT=1
+        // and docker-compose's CLI builds send it): the classic builder refuses it ("session with
+        // v1 builder is no longer supported", seen on 20.10 and 28.5), so it cannot carry one.
         if request
             .route
             .query_param("remote")
-            .is_some_and(|r| !r.is_empty())
+            .is_some_and(|r| !r.is_empty() && r != CLIENT_SESSION)
         {
             return Outcome::deny(
                 self.name(),
@@ -102,6 +108,12 @@ mod tests {
                 Some("application/x-tar"),
                 (true, None),
             ),
+            // The 20.10 CLI's BuildKit build (DOCKER_BUILDKIT=1), as sent.
+            (
+                "/v1.41/build?buildargs=%7B%7D&networkmode=none&remote=client-session&rm=1&session=s&t=x&version=2",
+                None,
+                (true, None),
+            ),
             ("/v1.51/build?version=%32", None, (true, None)),
             ("/v1.41/build?version=2&version=1", None, (true, None)),
             // A form body could say version=1 where the plugin cannot see it.
@@ -120,6 +132,8 @@ mod tests {
                 None,
                 denied,
             ),
+            // The classic builder with a session context is refused by dockerd; denied here anyway.
+            ("/v1.41/build?remote=client-session", None, denied),
         ] {
             assert_eq!(build(uri, ct), want, "{uri} {ct:?}");
         }

@@ -40,7 +40,10 @@ pub enum Withheld {
     TooLarge(u64),
     #[error("its Content-Type {0:?} is not application/json, and dockerd forwards only JSON bodies: send it as application/json")]
     NotJson(String),
-    #[error("it was sent chunked, which dockerd without the CVE-2024-41110 fix (before 26.1.5 and 27.1.1) forwards empty: send it with a Content-Length")]
+    /// A chunked body shows no size: dockerd before 29.3.1 withholds one of 1 MiB or more
+    /// (Debian's 20.10.24, which has the CVE-2024-41110 fix, seen), and one without that fix
+    /// withholds every chunked body.
+    #[error("it was sent chunked, and dockerd before 29.3.1 withholds a chunked body of 1 MiB or more (one without the CVE-2024-41110 fix, before 26.1.5 and 27.1.1, any chunked body): send a JSON body under 1 MiB with a Content-Length")]
     Chunked,
     #[error("send a JSON body with a Content-Length")]
     Unknown,

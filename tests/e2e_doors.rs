@@ -546,38 +546,16 @@ fn doors_to_a_writable_root() {
         || {
             let mut holes = Holes::default();
             let bind = format!("{data_root}:/d");
-            run_denied(
-                &d,
-                &g,
-                &mut holes,
-                "-v DATA_ROOT:/d",
-                &["-v", &bind],
-                "/d",
-                "root-bind",
-            );
             let mount = format!("type=bind,src={data_root},dst=/d");
-            let what = "--mount type=bind,src=DATA_ROOT";
-            run_denied(
-                &d,
-                &g,
-                &mut holes,
-                what,
-                &["--mount", &mount],
-                "/d",
-                "root-bind",
-            );
             // The temp dir above the data root reaches it too.
-            let bind = format!("{above_root}:/d");
-            let what = "-v ANCESTOR_OF_DATA_ROOT:/d";
-            run_denied(
-                &d,
-                &g,
-                &mut holes,
-                what,
-                &["-v", &bind],
-                "/d/root",
-                "root-bind",
-            );
+            let above = format!("{above_root}:/d");
+            for (what, how, root) in [
+                ("-v DATA_ROOT:/d", ["-v", &bind], "/d"),
+                ("--mount type=bind,src=DATA_ROOT", ["--mount", &mount], "/d"),
+                ("-v ANCESTOR_OF_DATA_ROOT:/d", ["-v", &above], "/d/root"),
+            ] {
+                run_denied(&d, &g, &mut holes, what, &how, root, "root-bind");
+            }
             // And a directory inside it holds every container's layers.
             let bind = format!("{data_root}/overlay2:/o");
             let (status, out, err) =
@@ -828,16 +806,9 @@ fn doors_to_a_writable_root() {
         "flows: docker run --read-only --tmpfs /tmp (both CLIs)",
         || {
             run_ok(&d, &["--tmpfs", "/tmp"], "touch /tmp/x");
-            let args = [
-                "run",
-                "--rm",
-                "--read-only",
-                "--tmpfs",
-                "/tmp",
-                "bb:latest",
-                "touch",
-                "/tmp/x",
-            ];
+            let args: Vec<&str> = "run --rm --read-only --tmpfs /tmp bb:latest touch /tmp/x"
+                .split(' ')
+                .collect();
             d.cli_ok(&cli20, &args);
         },
     );
@@ -986,21 +957,11 @@ fn doors_to_a_writable_root() {
             "containerSpec": {"image": "bb:latest", "readOnly": true}}});
             let _ = api_denied(&d, &g, &mut holes, create, &folded, "service-runtime");
             // A plain read-only service is allowed, and its task is read-only.
-            d.docker_ok(&[
-                "service",
-                "create",
-                "--detach",
-                // Global: a plugin-runtime spec must be global, so the update below is one that
-                // dockerd would carry out.
-                "--mode",
-                "global",
-                "--name",
-                "ro",
-                "--read-only",
-                "bb:latest",
-                "sleep",
-                "300",
-            ]);
+            // Global: a plugin-runtime spec must be global, so the update below is one that
+            // dockerd would carry out.
+            let service = "service create --detach --mode global --name ro --read-only bb:latest";
+            let args: Vec<&str> = service.split(' ').chain(["sleep", "300"]).collect();
+            d.docker_ok(&args);
             let mut task = String::new();
             wait_until(
                 "the read-only service's task",

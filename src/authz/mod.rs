@@ -23,6 +23,7 @@
 //! is denied, with the reason.
 
 pub mod decision;
+pub mod exceptions;
 pub mod gojson;
 pub mod model;
 pub mod policy;
@@ -34,6 +35,6 @@ pub mod wire;
 #[cfg(test)]
 mod test_support;
 
-pub use decision::{decide, Decision, Verdict};
+pub use decision::{decide_at, Decision, Verdict};
 pub use policy::Policy;
 pub use wire::{AuthZRequest, AuthZResponse};

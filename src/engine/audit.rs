@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -90,8 +90,12 @@ pub fn bind_host_paths(c: &ContainerInspect) -> Vec<HostPathMount> {
         .collect()
 }
 
-/// The facts the rules judge, read from an inspected container. The creator is unknown.
-pub fn facts<'a>(c: &'a ContainerInspect, host_paths: &'a [HostPathMount]) -> ContainerFacts<'a> {
+/// The facts the rules judge, read from an inspected container at `now`. The creator is unknown.
+pub fn facts<'a>(
+    c: &'a ContainerInspect,
+    host_paths: &'a [HostPathMount],
+    now: SystemTime,
+) -> ContainerFacts<'a> {
     let hc = c.host_config.as_ref();
     let config = c.config.as_ref();
     ContainerFacts {
@@ -104,17 +108,23 @@ pub fn facts<'a>(c: &'a ContainerInspect, host_paths: &'a [HostPathMount]) -> Co
         image: config.map_or("", |c| c.image.as_str()),
         user: None,
         host_paths,
+        now,
     }
 }
 
-/// Judges one inspected container.
+/// Judges one inspected container now.
 pub fn assess(policy: &Policy, c: &ContainerInspect) -> Row {
+    assess_at(policy, c, SystemTime::now())
+}
+
+/// Judges one inspected container at `now` (one instant for a whole audit).
+pub fn assess_at(policy: &Policy, c: &ContainerInspect, now: SystemTime) -> Row {
     let host_paths = bind_host_paths(c);
-    let f = facts(c, &host_paths);
+    let f = facts(c, &host_paths, now);
     let label = |key: &str| f.labels.and_then(|l| l.label(key)).map(str::to_owned);
     let (verdict, exemption, rule, message) = match assess_container(policy, &f) {
         Assessment::Compliant => (Verdict::Compliant, None, None, None),
-        Assessment::Exempt(entry) => (Verdict::Exempt, Some(entry), None, None),
+        Assessment::Exempt(e) => (Verdict::Exempt, Some(e.description), None, None),
         Assessment::Violation { rule, message } => {
             (Verdict::Violation, None, Some(rule), Some(message))
         }

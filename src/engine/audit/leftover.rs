@@ -2,7 +2,7 @@
 //! without BuildKit made one writable container per step inside dockerd, unseen by any plugin;
 //! `--rm=false` keeps them all, a failed `RUN` keeps its own, and `docker start` runs one again.
 //!
-//! The shape is read from moby's classic builder (`builder/dockerfile`, since 28.x
+//! The shape is read from moby's classic builder (`builder/dockerfile`, in newer trees
 //! `daemon/builder/dockerfile`), and only what it confirms is required:
 //! - `Config.Image` is the image ID of the step's parent, never a name: `updateRunConfig` sets
 //!   `runConfig.Image = imageID`, a digest `sha256:<64 hex>` (with the graph-driver and the

@@ -78,3 +78,20 @@ pub(super) fn run(args: ValidateArgs) -> Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(&policy)?);
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DEFAULT_POLICY_JSON;
+
+    /// docs/policy.md shows the default policy as `validate --print-default` prints it: a
+    /// changed default must change the page too.
+    #[test]
+    fn the_default_policy_is_documented_verbatim() {
+        let page = include_str!("../../docs/policy.md");
+        let block = format!("```json\n{DEFAULT_POLICY_JSON}```");
+        assert!(
+            page.contains(&block),
+            "docs/policy.md does not show the default policy verbatim:\n{DEFAULT_POLICY_JSON}"
+        );
+    }
+}

@@ -3,7 +3,9 @@
 //! Enforcement at create time cannot see containers created before the guard ran, while it was
 //! off, or by swarm on another manager's orders. The audit reads every container from the Engine
 //! API and judges it with [`assess_container`], the function the create rule uses, so audit and
-//! enforcement never disagree. Everything but [`run`] is pure: inspect output in, rows and text out.
+//! enforcement never disagree. It names the containers the classic builder left ([`leftover`]) and
+//! the volumes that bind a protected root ([`volumes`]). Everything but [`run`] is pure: inspect
+//! output in, rows and text out.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -15,10 +17,19 @@ use tokio::sync::Semaphore;
 
 use crate::authz::model::{HostPathMount, HostPathVia, Labels};
 use crate::authz::policy::Policy;
-use crate::authz::rules::assess::{assess_container, remount_risk, Assessment, ContainerFacts};
+use crate::authz::rules::assess::{
+    assess_container, remount_risk, Assessment, ContainerFacts, ROOT_BIND,
+};
 use crate::engine::client::{short_id, ContainerInspect, DockerClient, DockerError};
 
-/// Version of the JSON report's schema; bumped only on incompatible changes.
+pub mod leftover;
+pub mod volumes;
+
+pub use leftover::{is_build_leftover, LEGACY_BUILD};
+pub use volumes::{assess_volume, VolumeRow};
+
+/// Version of the JSON report's schema; bumped only on incompatible changes (new keys, such as
+/// `build_leftover` and `volumes`, are not).
 pub const SCHEMA_VERSION: u32 = 1;
 /// Swarm's labels on task containers.
 pub const SWARM_SERVICE_LABEL: &str = "com.docker.swarm.service.name";
@@ -63,8 +74,11 @@ pub struct Row {
     pub remount_risk: Option<String>,
     pub swarm_service: Option<String>,
     pub swarm_task: Option<String>,
+    /// The container has the shape the classic builder leaves (a build step's container).
+    pub build_leftover: bool,
     pub verdict: Verdict,
-    /// The rule broken (`readonly-rootfs`, `remount`) when the verdict is `violation`.
+    /// The rule broken (`root-bind`, `legacy-build`, `readonly-rootfs`, `remount`) when the
+    /// verdict is `violation`.
     pub rule: Option<&'static str>,
     /// What to do about it, as a create would be told.
     pub message: Option<String>,
@@ -117,12 +131,27 @@ pub fn assess(policy: &Policy, c: &ContainerInspect) -> Row {
     assess_at(policy, c, SystemTime::now())
 }
 
-/// Judges one inspected container at `now` (one instant for a whole audit).
+/// Judges one inspected container at `now` (one instant for a whole audit). A classic-builder
+/// leftover is a `legacy-build` violation (while that rule is on) whatever its labels: they are
+/// the Dockerfile's, not a creator's choice.
 pub fn assess_at(policy: &Policy, c: &ContainerInspect, now: SystemTime) -> Row {
     let host_paths = bind_host_paths(c);
     let f = facts(c, &host_paths, now);
     let label = |key: &str| f.labels.and_then(|l| l.label(key)).map(str::to_owned);
-    let (verdict, exemption, rule, message) = match assess_container(policy, &f) {
+    let name = c.name.strip_prefix('/').unwrap_or(&c.name).to_owned();
+    let build_leftover = is_build_leftover(c);
+    let mut assessment = assess_container(policy, &f);
+    if build_leftover && policy.rules.legacy_build {
+        let root_bind =
+            matches!(&assessment, Assessment::Violation { rule, .. } if *rule == ROOT_BIND);
+        if !root_bind {
+            assessment = Assessment::Violation {
+                rule: LEGACY_BUILD,
+                message: leftover::leftover_message(&name),
+            };
+        }
+    }
+    let (verdict, exemption, rule, message) = match assessment {
         Assessment::Compliant => (Verdict::Compliant, None, None, None),
         Assessment::Exempt(e) => (Verdict::Exempt, Some(e.description), None, None),
         Assessment::Violation { rule, message } => {
@@ -131,7 +160,7 @@ pub fn assess_at(policy: &Policy, c: &ContainerInspect, now: SystemTime) -> Row 
     };
     Row {
         id: c.id.clone(),
-        name: c.name.strip_prefix('/').unwrap_or(&c.name).to_owned(),
+        name,
         image: f.image.to_owned(),
         state: c
             .state
@@ -143,6 +172,7 @@ pub fn assess_at(policy: &Policy, c: &ContainerInspect, now: SystemTime) -> Row 
         remount_risk: remount_risk(&f),
         swarm_service: label(SWARM_SERVICE_LABEL),
         swarm_task: label(SWARM_TASK_LABEL),
+        build_leftover,
         verdict,
         rule,
         message,
@@ -160,7 +190,10 @@ pub struct Report {
     pub summary: Summary,
     /// Sorted by name.
     pub containers: Vec<Row>,
-    /// Containers that could not be inspected (the audit is incomplete: exit status 2).
+    /// Every volume, sorted by name; a `violation` binds a protected root.
+    pub volumes: Vec<VolumeRow>,
+    /// Containers that could not be inspected, or the volumes not listed (the audit is
+    /// incomplete: exit status 2).
     pub errors: Vec<String>,
 }
 
@@ -179,9 +212,16 @@ pub struct Summary {
 }
 
 impl Report {
-    /// A report from judged rows (sorted here) and the errors met.
-    pub fn new(host: String, policy: &Policy, mut rows: Vec<Row>, errors: Vec<String>) -> Report {
+    /// A report from judged rows and volumes (sorted here) and the errors met.
+    pub fn new(
+        host: String,
+        policy: &Policy,
+        mut rows: Vec<Row>,
+        mut volumes: Vec<VolumeRow>,
+        errors: Vec<String>,
+    ) -> Report {
         rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        volumes.sort_by(|a, b| a.name.cmp(&b.name));
         let mut summary = Summary {
             containers: rows.len(),
             ..Summary::default()
@@ -202,15 +242,24 @@ impl Report {
             },
             summary,
             containers: rows,
+            volumes,
             errors,
         }
     }
 
-    /// 0 all compliant or exempt, 1 violations, 2 incomplete (some container not inspected).
+    /// The volumes that break a rule.
+    pub fn volume_violations(&self) -> impl Iterator<Item = &VolumeRow> {
+        self.volumes
+            .iter()
+            .filter(|v| v.verdict == Verdict::Violation)
+    }
+
+    /// 0 all compliant or exempt, 1 violations (containers or volumes), 2 incomplete (some
+    /// container not inspected, the volumes not listed).
     pub fn exit_code(&self) -> u8 {
         if !self.errors.is_empty() {
             2
-        } else if self.summary.violation > 0 {
+        } else if self.summary.violation > 0 || self.volume_violations().next().is_some() {
             1
         } else {
             0
@@ -223,9 +272,10 @@ impl Report {
     }
 
     /// The report as an aligned table followed by a summary line; `colour` adds ANSI colours to
-    /// the verdicts (only for a terminal).
+    /// the verdicts (only for a terminal). Volumes that break a rule follow in a table of their
+    /// own (nothing is printed for volumes when none does).
     pub fn to_table(&self, colour: bool) -> String {
-        const HEADERS: [&str; 9] = [
+        const HEADERS: [&str; 10] = [
             "ID",
             "NAME",
             "IMAGE",
@@ -234,65 +284,120 @@ impl Report {
             "EXEMPTION",
             "REMOUNT-RISK",
             "SERVICE",
+            "BUILD-LEFTOVER",
             "VERDICT",
         ];
         let dash = |v: &Option<String>| v.as_deref().map_or("-".to_owned(), cell);
-        let cells: Vec<[String; 9]> = self
+        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+        let rows: Vec<(Vec<String>, Verdict)> = self
             .containers
             .iter()
             .map(|r| {
-                [
+                let fields = vec![
                     short_id(&r.id).to_owned(),
                     cell(&r.name),
                     cell(&r.image),
                     cell(&r.state),
-                    if r.readonly_rootfs { "yes" } else { "no" }.to_owned(),
+                    yes_no(r.readonly_rootfs),
                     dash(&r.exemption),
                     dash(&r.remount_risk),
                     dash(&r.swarm_service),
+                    yes_no(r.build_leftover),
                     r.verdict.as_str().to_owned(),
-                ]
+                ];
+                (fields, r.verdict)
             })
             .collect();
-        let mut widths = HEADERS.map(|h| h.chars().count());
-        for row in &cells {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
         let mut out = String::new();
-        let mut line = |fields: &[String], verdict: Option<Verdict>| {
-            for (i, (field, width)) in fields.iter().zip(widths).enumerate() {
-                let last = i == fields.len() - 1;
-                let (pre, post) = match (colour, verdict, last) {
-                    (true, Some(v), true) => (ansi(v), "\x1b[0m"),
-                    _ => ("", ""),
-                };
-                out.push_str(pre);
-                out.push_str(field);
-                out.push_str(post);
-                if !last {
-                    let pad = width - field.chars().count() + 2;
-                    out.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            out.push('\n');
-        };
-        line(&HEADERS.map(str::to_owned), None);
-        for (row, r) in cells.iter().zip(&self.containers) {
-            line(row, Some(r.verdict));
-        }
+        aligned(&mut out, &HEADERS, &rows, HEADERS.len() - 1, colour);
         let s = &self.summary;
         out.push_str(&format!(
             "{} container{}: {} compliant, {} exempt, {} violation{}\n",
             s.containers,
-            if s.containers == 1 { "" } else { "s" },
+            plural(s.containers),
             s.compliant,
             s.exempt,
             s.violation,
-            if s.violation == 1 { "" } else { "s" },
+            plural(s.violation),
         ));
+        let bad: Vec<(Vec<String>, Verdict)> = self
+            .volume_violations()
+            .map(|v| {
+                let message = v.message.as_deref().unwrap_or_default();
+                let fields = vec![
+                    cell(&v.name),
+                    cell(&v.driver),
+                    v.verdict.as_str().to_owned(),
+                    message.chars().filter(|c| !c.is_control()).collect(),
+                ];
+                (fields, v.verdict)
+            })
+            .collect();
+        if !bad.is_empty() {
+            out.push('\n');
+            aligned(
+                &mut out,
+                &["VOLUME", "DRIVER", "VERDICT", "MESSAGE"],
+                &bad,
+                2,
+                colour,
+            );
+            out.push_str(&format!(
+                "{} volume{}: {} violation{}\n",
+                self.volumes.len(),
+                plural(self.volumes.len()),
+                bad.len(),
+                plural(bad.len()),
+            ));
+        }
         out
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Appends a header and rows in aligned columns (two spaces apart, the last column unpadded),
+/// with the verdict in column `verdict_col` coloured when `colour`.
+fn aligned(
+    out: &mut String,
+    headers: &[&str],
+    rows: &[(Vec<String>, Verdict)],
+    verdict_col: usize,
+    colour: bool,
+) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for (fields, _) in rows {
+        for (w, c) in widths.iter_mut().zip(fields) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut line = |fields: &[String], verdict: Option<Verdict>| {
+        for (i, (field, width)) in fields.iter().zip(&widths).enumerate() {
+            let last = i == fields.len() - 1;
+            let (pre, post) = match (colour, verdict) {
+                (true, Some(v)) if i == verdict_col => (ansi(v), "\x1b[0m"),
+                _ => ("", ""),
+            };
+            out.push_str(pre);
+            out.push_str(field);
+            out.push_str(post);
+            if !last {
+                let pad = width - field.chars().count() + 2;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    };
+    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    line(&header, None);
+    for (fields, verdict) in rows {
+        line(fields, Some(*verdict));
     }
 }
 
@@ -326,9 +431,10 @@ pub struct Options {
     pub progress: bool,
 }
 
-/// Lists and inspects the containers (at most `concurrency` inspects at once) and judges them.
-/// Fails only when the daemon cannot be listed; a container that cannot be inspected is an error
-/// in the report, one removed meanwhile is left out.
+/// Lists and inspects the containers (at most `concurrency` inspects at once) and judges them,
+/// then lists and judges the volumes (all of them, `running_only` or not). Fails only when the
+/// containers cannot be listed; a container that cannot be inspected, or volumes that cannot be
+/// listed, are errors in the report; a container removed meanwhile is left out.
 pub async fn run(
     client: &DockerClient,
     policy: &Policy,
@@ -364,12 +470,15 @@ pub async fn run(
         progress.tick();
     }
     progress.finish();
-    Ok(Report::new(
-        client.host(),
-        policy,
-        rows,
-        errors.into_values().collect(),
-    ))
+    let mut errors: Vec<String> = errors.into_values().collect();
+    let volumes = match client.list_volumes().await {
+        Ok(list) => list.iter().map(|v| assess_volume(policy, v)).collect(),
+        Err(e) => {
+            errors.push(e.to_string());
+            Vec::new()
+        }
+    };
+    Ok(Report::new(client.host(), policy, rows, volumes, errors))
 }
 
 /// "inspected N/M" on stderr, only on a terminal and only once the audit has taken a moment.
@@ -422,7 +531,9 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::client::{InspectConfig, InspectHostConfig, InspectState};
+    use crate::engine::client::{
+        InspectConfig, InspectHostConfig, InspectLogConfig, InspectState, VolumeSummary,
+    };
 
     fn container(
         id: &str,
@@ -446,11 +557,13 @@ mod tests {
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect()
                 }),
+                cmd: None,
             }),
             host_config: Some(InspectHostConfig {
                 readonly_rootfs: readonly,
                 privileged,
                 cap_add: (!caps.is_empty()).then(|| caps.iter().map(|c| c.to_string()).collect()),
+                log_config: None,
             }),
             mounts: None,
         }
@@ -543,7 +656,7 @@ mod tests {
     fn report() -> Report {
         let p = Policy::default();
         let rows = mix().iter().map(|c| assess(&p, c)).collect();
-        Report::new("unix:///d.sock".into(), &p, rows, vec![])
+        Report::new("unix:///d.sock".into(), &p, rows, vec![], vec![])
     }
 
     #[test]
@@ -555,12 +668,28 @@ mod tests {
             &p,
             vec![assess(&p, &mix()[0]), assess(&p, &mix()[1])],
             vec![],
+            vec![],
         );
         assert_eq!(ok.exit_code(), 0);
-        let empty = Report::new("h".into(), &p, vec![], vec![]);
+        let empty = Report::new("h".into(), &p, vec![], vec![], vec![]);
         assert_eq!(empty.exit_code(), 0);
-        let partial = Report::new("h".into(), &p, vec![], vec!["inspect x: boom".into()]);
+        let partial = Report::new(
+            "h".into(),
+            &p,
+            vec![],
+            vec![],
+            vec!["inspect x: boom".into()],
+        );
         assert_eq!(partial.exit_code(), 2);
+        // A volume that binds a protected root is a violation on its own.
+        let volumes = vec![assess_volume(&p, &bind_volume("dr", "/var/lib/docker"))];
+        let bad_volume = Report::new("h".into(), &p, vec![], volumes, vec![]);
+        assert_eq!(bad_volume.exit_code(), 1);
+        let volumes = vec![assess_volume(&p, &bind_volume("srv", "/srv"))];
+        assert_eq!(
+            Report::new("h".into(), &p, vec![], volumes, vec![]).exit_code(),
+            0
+        );
     }
 
     #[test]
@@ -569,6 +698,7 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 7, "{table}");
         assert!(lines[0].starts_with("ID "), "{table}");
+        assert!(lines[0].contains(" BUILD-LEFTOVER  VERDICT"), "{table}");
         let verdict_col = lines[0].find("VERDICT").unwrap();
         for l in &lines[1..6] {
             assert!(l.starts_with("0123456789ab  "), "{l}");
@@ -614,6 +744,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "build_leftover",
                 "exemption",
                 "id",
                 "image",
@@ -635,5 +766,124 @@ mod tests {
         assert_eq!(remount["remount_risk"], "--cap-add SYS_ADMIN");
         assert_eq!(remount["exemption"], serde_json::Value::Null);
         assert_eq!(remount["readonly_rootfs"], true);
+        assert_eq!(remount["build_leftover"], false);
+        assert_eq!(v["volumes"], serde_json::json!([]));
+    }
+
+    fn bind_volume(name: &str, device: &str) -> VolumeSummary {
+        VolumeSummary {
+            name: name.into(),
+            driver: "local".into(),
+            options: Some(
+                [("type", "none"), ("o", "bind"), ("device", device)]
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A RUN step's container as `docker build --rm=false` leaves it.
+    fn leftover(labels: &[(&str, &str)]) -> ContainerInspect {
+        let mut c = container(ID, "elated_hopper", false, false, &[], labels);
+        let config = c.config.as_mut().unwrap();
+        config.image =
+            "sha256:9e301a362a270bcb6900ebd1aad1b3a9553a9d055830bdf4cab5c2184187a2d1".into();
+        config.cmd = Some(vec!["/bin/sh".into(), "-c".into(), "apk add curl".into()]);
+        c.host_config.as_mut().unwrap().log_config = Some(InspectLogConfig {
+            driver: "none".into(),
+        });
+        c
+    }
+
+    #[test]
+    fn build_leftovers_are_legacy_build_violations_whatever_their_labels() {
+        let p = Policy::default();
+        let allow = [("rootfs-guard.allow-writable", "true")];
+        for c in [leftover(&[]), leftover(&allow)] {
+            let row = assess(&p, &c);
+            assert!(row.build_leftover);
+            assert_eq!(row.verdict, Verdict::Violation);
+            assert_eq!(row.rule, Some(LEGACY_BUILD));
+            assert_eq!(row.exemption, None);
+            let msg = row.message.unwrap();
+            assert!(
+                msg.contains(
+                    "left by the classic builder (a RUN step's container): remove it with \
+                     docker rm elated_hopper"
+                ),
+                "{msg}"
+            );
+        }
+        // With the rule off, still named, judged like any other container.
+        let mut off = Policy::default();
+        off.rules.legacy_build = false;
+        let row = assess(&off, &leftover(&[]));
+        assert!(row.build_leftover);
+        assert_eq!(row.rule, Some("readonly-rootfs"));
+        assert_eq!(assess(&off, &leftover(&allow)).verdict, Verdict::Exempt);
+        // A user's writable container is not one.
+        assert!(!assess(&p, &mix()[2]).build_leftover);
+    }
+
+    #[test]
+    fn leftovers_and_volumes_in_table_and_json() {
+        let p = Policy::default();
+        let rows = vec![assess(&p, &leftover(&[])), assess(&p, &mix()[0])];
+        let volumes = vec![
+            assess_volume(&p, &bind_volume("srv", "/srv")),
+            assess_volume(&p, &bind_volume("dr", "/var/lib/docker")),
+        ];
+        let report = Report::new("h".into(), &p, rows, volumes, vec![]);
+        assert_eq!(report.exit_code(), 1);
+        let table = report.to_table(false);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 8, "{table}");
+        let column = |l: &str, i: usize| l.split_whitespace().nth(i).unwrap().to_owned();
+        assert_eq!(column(lines[0], 8), "BUILD-LEFTOVER");
+        assert_eq!(column(lines[1], 1), "elated_hopper");
+        assert_eq!(column(lines[1], 8), "yes");
+        assert_eq!(column(lines[2], 8), "no");
+        assert_eq!(lines[3], "2 containers: 1 compliant, 0 exempt, 1 violation");
+        assert_eq!(lines[4], "");
+        assert!(
+            lines[5].starts_with("VOLUME  DRIVER  VERDICT    MESSAGE"),
+            "{table}"
+        );
+        assert!(
+            lines[6].starts_with(
+                "dr      local   violation  volume options bind-mount /var/lib/docker"
+            ),
+            "{table}"
+        );
+        assert!(
+            lines[6].ends_with("docker volume rm dr) once no container uses it"),
+            "{table}"
+        );
+        assert_eq!(lines[7], "2 volumes: 1 violation");
+        assert!(report
+            .to_table(true)
+            .contains("\x1b[1;31mviolation\x1b[0m  volume options"));
+
+        let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(v["containers"][0]["build_leftover"], true);
+        assert_eq!(v["containers"][0]["rule"], "legacy-build");
+        assert_eq!(v["volumes"][0]["name"], "dr");
+        assert_eq!(v["volumes"][0]["driver"], "local");
+        assert_eq!(v["volumes"][0]["verdict"], "violation");
+        assert_eq!(v["volumes"][0]["rule"], "root-bind");
+        assert!(v["volumes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reaches /var/lib/docker"));
+        assert_eq!(
+            v["volumes"][1],
+            serde_json::json!({"name":"srv","driver":"local","verdict":"compliant","rule":null,"message":null})
+        );
+        // The summary stays the containers' (its keys are stable).
+        assert_eq!(
+            v["summary"],
+            serde_json::json!({"containers":2,"compliant":1,"exempt":0,"violation":1})
+        );
     }
 }

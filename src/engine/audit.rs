@@ -22,8 +22,11 @@ use crate::authz::rules::assess::{
 };
 use crate::engine::client::{short_id, ContainerInspect, DockerClient, DockerError};
 
+pub mod exceptions;
 pub mod leftover;
 pub mod volumes;
+
+use exceptions::{exception_rows, ExceptionRef, ExceptionRow};
 
 pub use leftover::{is_build_leftover, LEGACY_BUILD};
 pub use volumes::{assess_volume, VolumeRow};
@@ -31,6 +34,9 @@ pub use volumes::{assess_volume, VolumeRow};
 /// Version of the JSON report's schema; bumped only on incompatible changes (new keys, such as
 /// `build_leftover` and `volumes`, are not).
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Exceptions expiring this soon are reported as `expiring`.
+pub const EXPIRING_WITHIN: Duration = Duration::from_secs(14 * 86_400);
 /// Swarm's labels on task containers.
 pub const SWARM_SERVICE_LABEL: &str = "com.docker.swarm.service.name";
 pub const SWARM_TASK_LABEL: &str = "com.docker.swarm.task.name";
@@ -70,6 +76,8 @@ pub struct Row {
     pub readonly_rootfs: bool,
     /// The allowlist entry that exempts the container (only when the verdict is `exempt`).
     pub exemption: Option<String>,
+    /// That entry: its id, owner and expiry (only when the verdict is `exempt`).
+    pub exception: Option<ExceptionRef>,
     /// What lets the container remount `/` read-write (`--privileged`, `--cap-add SYS_ADMIN`).
     pub remount_risk: Option<String>,
     pub swarm_service: Option<String>,
@@ -151,9 +159,13 @@ pub fn assess_at(policy: &Policy, c: &ContainerInspect, now: SystemTime) -> Row 
             };
         }
     }
+    let mut exception = None;
     let (verdict, exemption, rule, message) = match assessment {
         Assessment::Compliant => (Verdict::Compliant, None, None, None),
-        Assessment::Exempt(e) => (Verdict::Exempt, Some(e.description), None, None),
+        Assessment::Exempt(e) => {
+            exception = policy.exception(&e.exception_id).map(ExceptionRef::of);
+            (Verdict::Exempt, Some(e.description), None, None)
+        }
         Assessment::Violation { rule, message } => {
             (Verdict::Violation, None, Some(rule), Some(message))
         }
@@ -169,6 +181,7 @@ pub fn assess_at(policy: &Policy, c: &ContainerInspect, now: SystemTime) -> Row 
             .unwrap_or_default(),
         readonly_rootfs: f.readonly_rootfs,
         exemption,
+        exception,
         remount_risk: remount_risk(&f),
         swarm_service: label(SWARM_SERVICE_LABEL),
         swarm_task: label(SWARM_TASK_LABEL),
@@ -192,6 +205,8 @@ pub struct Report {
     pub containers: Vec<Row>,
     /// Every volume, sorted by name; a `violation` binds a protected root.
     pub volumes: Vec<VolumeRow>,
+    /// Every exception of the policy, with how many of these containers it exempts now.
+    pub exceptions: Vec<ExceptionRow>,
     /// Containers that could not be inspected, or the volumes not listed (the audit is
     /// incomplete: exit status 2).
     pub errors: Vec<String>,
@@ -241,6 +256,7 @@ impl Report {
                 mode: policy.mode.to_string(),
             },
             summary,
+            exceptions: exception_rows(policy, &rows, SystemTime::now(), EXPIRING_WITHIN),
             containers: rows,
             volumes,
             errors,
@@ -299,7 +315,10 @@ impl Report {
                     cell(&r.image),
                     cell(&r.state),
                     yes_no(r.readonly_rootfs),
-                    dash(&r.exemption),
+                    match &r.exception {
+                        Some(x) => cell(&x.cell()),
+                        None => dash(&r.exemption),
+                    },
                     dash(&r.remount_risk),
                     dash(&r.swarm_service),
                     yes_no(r.build_leftover),
@@ -429,6 +448,8 @@ pub struct Options {
     pub concurrency: usize,
     /// Show progress on stderr when the audit takes a while (set when stderr is a terminal).
     pub progress: bool,
+    /// The instant every container is judged at (exceptions expire).
+    pub now: SystemTime,
 }
 
 /// Lists and inspects the containers (at most `concurrency` inspects at once) and judges them,
@@ -458,7 +479,7 @@ pub async fn run(
     let mut errors = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((_, Ok(Some(c)))) => rows.push(assess(policy, &c)),
+            Ok((_, Ok(Some(c)))) => rows.push(assess_at(policy, &c, opts.now)),
             Ok((_, Ok(None))) => {} // removed between the list and the inspect
             Ok((id, Err(e))) => {
                 errors.insert(id, e.to_string());
@@ -478,7 +499,9 @@ pub async fn run(
             Vec::new()
         }
     };
-    Ok(Report::new(client.host(), policy, rows, volumes, errors))
+    let mut report = Report::new(client.host(), policy, rows, volumes, errors);
+    report.exceptions = exception_rows(policy, &report.containers, opts.now, EXPIRING_WITHIN);
+    Ok(report)
 }
 
 /// "inspected N/M" on stderr, only on a terminal and only once the audit has taken a moment.
@@ -529,361 +552,4 @@ impl Progress {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::client::{
-        InspectConfig, InspectHostConfig, InspectLogConfig, InspectState, VolumeSummary,
-    };
-
-    fn container(
-        id: &str,
-        name: &str,
-        readonly: bool,
-        privileged: bool,
-        caps: &[&str],
-        labels: &[(&str, &str)],
-    ) -> ContainerInspect {
-        ContainerInspect {
-            id: id.to_owned(),
-            name: format!("/{name}"),
-            state: Some(InspectState {
-                status: "running".into(),
-            }),
-            config: Some(InspectConfig {
-                image: "bb:latest".into(),
-                labels: (!labels.is_empty()).then(|| {
-                    labels
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect()
-                }),
-                cmd: None,
-            }),
-            host_config: Some(InspectHostConfig {
-                readonly_rootfs: readonly,
-                privileged,
-                cap_add: (!caps.is_empty()).then(|| caps.iter().map(|c| c.to_string()).collect()),
-                log_config: None,
-            }),
-            mounts: None,
-        }
-    }
-
-    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-    fn mix() -> Vec<ContainerInspect> {
-        vec![
-            container(ID, "ro", true, false, &[], &[]),
-            container(
-                ID,
-                "exempt",
-                false,
-                false,
-                &[],
-                &[("rootfs-guard.allow-writable", "true")],
-            ),
-            container(ID, "writable", false, false, &[], &[]),
-            container(ID, "remount", true, false, &["SYS_ADMIN"], &[]),
-            container(
-                ID,
-                "task",
-                false,
-                true,
-                &[],
-                &[
-                    (SWARM_SERVICE_LABEL, "svc"),
-                    (SWARM_TASK_LABEL, "svc.1.abc"),
-                ],
-            ),
-        ]
-    }
-
-    #[test]
-    fn verdicts_match_the_create_rule() {
-        let p = Policy::default();
-        let rows: Vec<Row> = mix().iter().map(|c| assess(&p, c)).collect();
-        let got: Vec<(&str, Verdict, Option<&str>)> = rows
-            .iter()
-            .map(|r| (r.name.as_str(), r.verdict, r.rule))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("ro", Verdict::Compliant, None),
-                ("exempt", Verdict::Exempt, None),
-                ("writable", Verdict::Violation, Some("readonly-rootfs")),
-                ("remount", Verdict::Violation, Some("remount")),
-                ("task", Verdict::Violation, Some("readonly-rootfs")),
-            ]
-        );
-        assert_eq!(
-            rows[1].exemption.as_deref(),
-            Some("label rootfs-guard.allow-writable=true")
-        );
-        assert_eq!(rows[3].remount_risk.as_deref(), Some("--cap-add SYS_ADMIN"));
-        assert_eq!(rows[4].remount_risk.as_deref(), Some("--privileged"));
-        assert_eq!(rows[4].swarm_service.as_deref(), Some("svc"));
-        assert_eq!(rows[4].swarm_task.as_deref(), Some("svc.1.abc"));
-        assert_eq!(rows[0].image, "bb:latest");
-        assert!(rows[2].message.as_deref().unwrap().contains("--read-only"));
-    }
-
-    #[test]
-    fn users_scoped_exemption_is_flagged_unverifiable() {
-        let p = Policy::from_json(
-            r#"{"allow_labels":[{"key":"w","value":"1","users":["ci"]}]}"#,
-            "p",
-        )
-        .unwrap();
-        let row = assess(&p, &container(ID, "x", false, false, &[], &[("w", "1")]));
-        assert_eq!(row.verdict, Verdict::Exempt);
-        assert!(row.exemption.unwrap().contains("creator not verifiable"));
-    }
-
-    #[test]
-    fn missing_sections_are_a_writable_container() {
-        let p = Policy::default();
-        let c = ContainerInspect {
-            id: ID.into(),
-            ..Default::default()
-        };
-        let row = assess(&p, &c);
-        assert_eq!(row.verdict, Verdict::Violation);
-        assert_eq!(row.state, "");
-        assert_eq!(row.name, "");
-    }
-
-    fn report() -> Report {
-        let p = Policy::default();
-        let rows = mix().iter().map(|c| assess(&p, c)).collect();
-        Report::new("unix:///d.sock".into(), &p, rows, vec![], vec![])
-    }
-
-    #[test]
-    fn exit_codes() {
-        let p = Policy::default();
-        assert_eq!(report().exit_code(), 1);
-        let ok = Report::new(
-            "h".into(),
-            &p,
-            vec![assess(&p, &mix()[0]), assess(&p, &mix()[1])],
-            vec![],
-            vec![],
-        );
-        assert_eq!(ok.exit_code(), 0);
-        let empty = Report::new("h".into(), &p, vec![], vec![], vec![]);
-        assert_eq!(empty.exit_code(), 0);
-        let partial = Report::new(
-            "h".into(),
-            &p,
-            vec![],
-            vec![],
-            vec!["inspect x: boom".into()],
-        );
-        assert_eq!(partial.exit_code(), 2);
-        // A volume that binds a protected root is a violation on its own.
-        let volumes = vec![assess_volume(&p, &bind_volume("dr", "/var/lib/docker"))];
-        let bad_volume = Report::new("h".into(), &p, vec![], volumes, vec![]);
-        assert_eq!(bad_volume.exit_code(), 1);
-        let volumes = vec![assess_volume(&p, &bind_volume("srv", "/srv"))];
-        assert_eq!(
-            Report::new("h".into(), &p, vec![], volumes, vec![]).exit_code(),
-            0
-        );
-    }
-
-    #[test]
-    fn table_is_aligned_and_sorted() {
-        let table = report().to_table(false);
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 7, "{table}");
-        assert!(lines[0].starts_with("ID "), "{table}");
-        assert!(lines[0].contains(" BUILD-LEFTOVER  VERDICT"), "{table}");
-        let verdict_col = lines[0].find("VERDICT").unwrap();
-        for l in &lines[1..6] {
-            assert!(l.starts_with("0123456789ab  "), "{l}");
-            let v = &l[verdict_col..];
-            assert!(["compliant", "exempt", "violation"].contains(&v), "{l}");
-        }
-        let names: Vec<&str> = lines[1..6]
-            .iter()
-            .map(|l| l.split_whitespace().nth(1).unwrap())
-            .collect();
-        assert_eq!(names, ["exempt", "remount", "ro", "task", "writable"]);
-        assert_eq!(
-            lines[6],
-            "5 containers: 1 compliant, 1 exempt, 3 violations"
-        );
-        assert!(!table.contains('\x1b'));
-        let coloured = report().to_table(true);
-        assert!(coloured.contains("\x1b[1;31mviolation\x1b[0m"));
-    }
-
-    #[test]
-    fn cells_are_cleaned_and_cut() {
-        assert_eq!(cell("a\u{1b}[31mb\nc"), "a[31mbc");
-        let long = "x".repeat(100);
-        assert_eq!(cell(&long).chars().count(), 48);
-        assert!(cell(&long).ends_with('…'));
-    }
-
-    #[test]
-    fn json_schema_is_stable() {
-        let v: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
-        assert_eq!(v["schema_version"], 1);
-        assert_eq!(v["host"], "unix:///d.sock");
-        assert_eq!(v["policy"]["mode"], "enforce");
-        assert_eq!(v["policy"]["fingerprint"], Policy::default().fingerprint());
-        assert_eq!(
-            v["summary"],
-            serde_json::json!({"containers":5,"compliant":1,"exempt":1,"violation":3})
-        );
-        assert_eq!(v["errors"], serde_json::json!([]));
-        let remount = &v["containers"][1];
-        let keys: Vec<&String> = remount.as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            [
-                "build_leftover",
-                "exemption",
-                "id",
-                "image",
-                "message",
-                "name",
-                "readonly_rootfs",
-                "remount_risk",
-                "rule",
-                "state",
-                "swarm_service",
-                "swarm_task",
-                "verdict"
-            ]
-        );
-        assert_eq!(remount["id"], ID);
-        assert_eq!(remount["name"], "remount");
-        assert_eq!(remount["verdict"], "violation");
-        assert_eq!(remount["rule"], "remount");
-        assert_eq!(remount["remount_risk"], "--cap-add SYS_ADMIN");
-        assert_eq!(remount["exemption"], serde_json::Value::Null);
-        assert_eq!(remount["readonly_rootfs"], true);
-        assert_eq!(remount["build_leftover"], false);
-        assert_eq!(v["volumes"], serde_json::json!([]));
-    }
-
-    fn bind_volume(name: &str, device: &str) -> VolumeSummary {
-        VolumeSummary {
-            name: name.into(),
-            driver: "local".into(),
-            options: Some(
-                [("type", "none"), ("o", "bind"), ("device", device)]
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-        }
-    }
-
-    /// A RUN step's container as `docker build --rm=false` leaves it.
-    fn leftover(labels: &[(&str, &str)]) -> ContainerInspect {
-        let mut c = container(ID, "elated_hopper", false, false, &[], labels);
-        let config = c.config.as_mut().unwrap();
-        config.image =
-            "sha256:9e301a362a270bcb6900ebd1aad1b3a9553a9d055830bdf4cab5c2184187a2d1".into();
-        config.cmd = Some(vec!["/bin/sh".into(), "-c".into(), "apk add curl".into()]);
-        c.host_config.as_mut().unwrap().log_config = Some(InspectLogConfig {
-            driver: "none".into(),
-        });
-        c
-    }
-
-    #[test]
-    fn build_leftovers_are_legacy_build_violations_whatever_their_labels() {
-        let p = Policy::default();
-        let allow = [("rootfs-guard.allow-writable", "true")];
-        for c in [leftover(&[]), leftover(&allow)] {
-            let row = assess(&p, &c);
-            assert!(row.build_leftover);
-            assert_eq!(row.verdict, Verdict::Violation);
-            assert_eq!(row.rule, Some(LEGACY_BUILD));
-            assert_eq!(row.exemption, None);
-            let msg = row.message.unwrap();
-            assert!(
-                msg.contains(
-                    "left by the classic builder (a RUN step's container): remove it with \
-                     docker rm elated_hopper"
-                ),
-                "{msg}"
-            );
-        }
-        // With the rule off, still named, judged like any other container.
-        let mut off = Policy::default();
-        off.rules.legacy_build = false;
-        let row = assess(&off, &leftover(&[]));
-        assert!(row.build_leftover);
-        assert_eq!(row.rule, Some("readonly-rootfs"));
-        assert_eq!(assess(&off, &leftover(&allow)).verdict, Verdict::Exempt);
-        // A user's writable container is not one.
-        assert!(!assess(&p, &mix()[2]).build_leftover);
-    }
-
-    #[test]
-    fn leftovers_and_volumes_in_table_and_json() {
-        let p = Policy::default();
-        let rows = vec![assess(&p, &leftover(&[])), assess(&p, &mix()[0])];
-        let volumes = vec![
-            assess_volume(&p, &bind_volume("srv", "/srv")),
-            assess_volume(&p, &bind_volume("dr", "/var/lib/docker")),
-        ];
-        let report = Report::new("h".into(), &p, rows, volumes, vec![]);
-        assert_eq!(report.exit_code(), 1);
-        let table = report.to_table(false);
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 8, "{table}");
-        let column = |l: &str, i: usize| l.split_whitespace().nth(i).unwrap().to_owned();
-        assert_eq!(column(lines[0], 8), "BUILD-LEFTOVER");
-        assert_eq!(column(lines[1], 1), "elated_hopper");
-        assert_eq!(column(lines[1], 8), "yes");
-        assert_eq!(column(lines[2], 8), "no");
-        assert_eq!(lines[3], "2 containers: 1 compliant, 0 exempt, 1 violation");
-        assert_eq!(lines[4], "");
-        assert!(
-            lines[5].starts_with("VOLUME  DRIVER  VERDICT    MESSAGE"),
-            "{table}"
-        );
-        assert!(
-            lines[6].starts_with(
-                "dr      local   violation  volume options bind-mount /var/lib/docker"
-            ),
-            "{table}"
-        );
-        assert!(
-            lines[6].ends_with("docker volume rm dr) once no container uses it"),
-            "{table}"
-        );
-        assert_eq!(lines[7], "2 volumes: 1 violation");
-        assert!(report
-            .to_table(true)
-            .contains("\x1b[1;31mviolation\x1b[0m  volume options"));
-
-        let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
-        assert_eq!(v["containers"][0]["build_leftover"], true);
-        assert_eq!(v["containers"][0]["rule"], "legacy-build");
-        assert_eq!(v["volumes"][0]["name"], "dr");
-        assert_eq!(v["volumes"][0]["driver"], "local");
-        assert_eq!(v["volumes"][0]["verdict"], "violation");
-        assert_eq!(v["volumes"][0]["rule"], "root-bind");
-        assert!(v["volumes"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("reaches /var/lib/docker"));
-        assert_eq!(
-            v["volumes"][1],
-            serde_json::json!({"name":"srv","driver":"local","verdict":"compliant","rule":null,"message":null})
-        );
-        // The summary stays the containers' (its keys are stable).
-        assert_eq!(
-            v["summary"],
-            serde_json::json!({"containers":2,"compliant":1,"exempt":0,"violation":1})
-        );
-    }
-}
+mod tests;

@@ -98,17 +98,23 @@ fn an_exception_expiring_while_serve_runs_stops_exempting() {
         SystemTime::now() < expiry,
         "the steps before expiry took too long to prove anything"
     );
-    let (code, out, err) = guard(&[
-        "audit",
-        "--host",
-        &host,
-        "--policy",
-        &policy_file,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // `audit --format json`: (exit code, report).
+    let audit = || {
+        let (code, out, err) = guard(&[
+            "audit",
+            "--host",
+            &host,
+            "--policy",
+            &policy_file,
+            "--format",
+            "json",
+        ]);
+        let report: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        (code, report)
+    };
+    let (code, report) = audit();
+    assert_eq!(code, 0, "{report}");
     let row = &report["containers"][0];
     assert_eq!(row["verdict"], "exempt", "{row}");
     assert_eq!(row["exception"]["id"], "legacy-billing", "{row}");
@@ -134,17 +140,8 @@ fn an_exception_expiring_while_serve_runs_stops_exempting() {
         "{err}"
     );
     // The container it exempted is now a violation in the audit, with the same message.
-    let (code, out, err) = guard(&[
-        "audit",
-        "--host",
-        &host,
-        "--policy",
-        &policy_file,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 1, "{out}{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (code, report) = audit();
+    assert_eq!(code, 1, "{report}");
     let row = &report["containers"][0];
     assert_eq!(row["name"], "billing");
     assert_eq!(row["verdict"], "violation", "{row}");

@@ -111,6 +111,44 @@ fn main() {
         }
     }
 
+    // The allowlist at scale (issue 17): decide with N exceptions vs with 1.
+    let one = criterion_median("allowlist", "entries_1");
+    for n in [100, 1_000, 10_000] {
+        let label = format!("allowlist: decide with {n} exceptions vs 1");
+        match (criterion_median("allowlist", &format!("entries_{n}")), one) {
+            (Some((m, lo, hi)), Some((b, blo, bhi))) => {
+                let target = n == 10_000;
+                t.row([
+                    &label,
+                    &time(m),
+                    &time(b),
+                    &format!("{:.2}× [{:.2}–{:.2}]", m / b, lo / bhi, hi / blo),
+                    if target { "≤ 1.5×" } else { "" },
+                    if target { status(m / b <= 1.5) } else { "" },
+                ]);
+            }
+            _ => t.row([&label, "not run", "", "", "", ""]),
+        }
+    }
+    match criterion_median("allowlist", "load_10000") {
+        Some((m, _, _)) => t.row([
+            "allowlist: load a 10,000-exception policy (parse + index + one decision)",
+            &time(m),
+            "",
+            "",
+            "< 1 s",
+            status(m < 1e9),
+        ]),
+        None => t.row([
+            "allowlist: load 10,000 exceptions",
+            "not run",
+            "",
+            "",
+            "",
+            "",
+        ]),
+    }
+
     // Over the wire.
     let wire = read_json(dir.join("wire.json")).unwrap_or(Value::Null);
     match wire["throughput"]["rows"].as_array() {

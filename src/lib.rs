@@ -30,6 +30,12 @@ pub mod cli;
 pub mod daemon;
 pub mod engine;
 
-pub use authz::decision::{decide, Decision, Verdict};
+pub use authz::decision::{decide_at, Decision, Verdict};
 pub use authz::policy::Policy;
 pub use authz::wire::{AuthZRequest, AuthZResponse};
+
+/// Decides one AuthZ request now (the system clock, read once). The core itself takes the
+/// instant ([`decide_at`]) so tests, `check --now` and the daemon's clock choose it.
+pub fn decide(policy: &Policy, req: &AuthZRequest) -> Decision {
+    decide_at(policy, req, std::time::SystemTime::now())
+}

@@ -4,15 +4,18 @@
 //! (`src/authz/gojson.rs`, `src/authz/model`). A reading that differs from Go's can be a bypass, so this test
 //! generates adversarial bodies deterministically from a seed (key case and Unicode-fold variants,
 //! escapes, repeated keys in every order, nulls at every level, wrong types, the allowlist label and
-//! its look-alikes, CapAdd in every shape, trailing data, invalid UTF-8, deep nesting, mutated
-//! real-client bodies from `tests/fixtures/authz`) and reads each one twice: with the Rust API and
+//! its look-alikes, CapAdd in every shape, Binds entries and Mounts arrays reaching dockerd's data
+//! root, service task runtimes, volume create options, trailing data, invalid UTF-8, deep nesting,
+//! mutated real-client bodies from `tests/fixtures/authz`) and reads each one twice: with the Rust API and
 //! with `tests/go-oracle`, a Go program decoding into dockerd 20.10's own types with Go's own
 //! `encoding/json` (built here with the system `go`, all bodies through one process).
 //!
 //! It fails on any body where Rust allows (decodes, and says read-only and not remountable under
 //! every dockerd reading, or sees the allowlist label) while Go reads it as writable, remountable
 //! or unlabelled under some reading that Go decodes without error; on any difference in what the
-//! two read when both decode; and on any body Rust refuses while Go reads it, unless that refusal
+//! two read when both decode (including the host paths the mount model derives, the same
+//! derivation written in Go over Go's structs, and whether a service task is a container); and on
+//! any body Rust refuses while Go reads it, unless that refusal
 //! falls in a category we chose on purpose (invalid UTF-8, trailing data, ...), counted and printed.
 //!
 //! Knobs: `ROOTFS_GUARD_ORACLE_N` (bodies, default 200000), `ROOTFS_GUARD_ORACLE_SEED`,
@@ -28,9 +31,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use rootfs_guard::authz::gojson::{FlatStringMap, GoJsonError};
+use rootfs_guard::authz::model::mount::local_volume_host_paths;
 use rootfs_guard::authz::model::{
-    grants_remount, CreateBody, DockerdReading, ExecConfig, ServiceSpec,
+    grants_remount, CreateBody, DockerdReading, ExecConfig, HostPathMount, HostPathVia,
+    ServiceSpec, VolumeCreate,
 };
+use rootfs_guard::authz::rules::assess::root_bind_violation;
+use rootfs_guard::authz::Policy;
 use serde::Deserialize;
 
 const ALLOW_KEY: &str = "rootfs-guard.allow-writable";
@@ -126,6 +133,14 @@ enum Ctx {
     TaskTemplate,
     ContainerSpec,
     Exec,
+    /// `mount.Mount` (an element of `Mounts`), its `VolumeOptions` and `DriverConfig`.
+    Mount,
+    VolumeOptions,
+    DriverConfig,
+    PluginSpec,
+    NetworkAttachmentSpec,
+    /// The body of `POST /volumes/create`.
+    VolumeTop,
     Other,
 }
 
@@ -160,7 +175,8 @@ const CREATE_KEYS: &[KeySpec] = &[
     ("Cpuset", 5, Some(Ty::Str)),
     ("NetworkingConfig", 5, Some(Ty::Obj)),
     ("Memory", 5, Some(Ty::Int)),
-    ("Binds", 5, Some(Ty::StrList)),
+    ("Binds", 8, None),
+    ("Mounts", 8, None),
     ("Entrypoint", 4, Some(Ty::StrSlice)),
     ("CapDrop", 6, Some(Ty::StrSlice)),
     ("SecurityOpt", 4, Some(Ty::StrList)),
@@ -177,7 +193,10 @@ const HOST_CONFIG_KEYS: &[KeySpec] = &[
     ("ReadonlyRootfs", 75, None),
     ("Privileged", 35, None),
     ("CapAdd", 35, None),
-    ("Binds", 6, Some(Ty::StrList)),
+    ("Binds", 25, None),
+    ("Mounts", 30, None),
+    ("VolumesFrom", 3, Some(Ty::StrList)),
+    ("VolumeDriver", 3, Some(Ty::Str)),
     ("Memory", 6, Some(Ty::Int)),
     ("CapDrop", 8, Some(Ty::StrSlice)),
     ("SecurityOpt", 5, Some(Ty::StrList)),
@@ -207,9 +226,11 @@ const TASK_TEMPLATE_KEYS: &[KeySpec] = &[
     ("Resources", 8, Some(Ty::Obj)),
     ("Placement", 8, Some(Ty::Obj)),
     ("RestartPolicy", 4, Some(Ty::Obj)),
-    ("PluginSpec", 4, Some(Ty::Obj)),
-    ("Runtime", 5, Some(Ty::Str)),
+    ("PluginSpec", 7, None),
+    ("NetworkAttachmentSpec", 5, None),
+    ("Runtime", 10, None),
     ("ForceUpdate", 5, Some(Ty::Int)),
+    ("Mounts", 3, Some(Ty::Any)),
     ("ReadOnly", 4, Some(Ty::Any)),
     ("Labels", 4, Some(Ty::Any)),
 ];
@@ -219,6 +240,7 @@ const CONTAINER_SPEC_KEYS: &[KeySpec] = &[
     ("Labels", 45, None),
     ("CapabilityAdd", 40, None),
     ("Image", 35, None),
+    ("Mounts", 45, None),
     ("Args", 8, Some(Ty::StrList)),
     ("Env", 5, Some(Ty::StrList)),
     ("CapabilityDrop", 6, Some(Ty::StrList)),
@@ -229,6 +251,56 @@ const CONTAINER_SPEC_KEYS: &[KeySpec] = &[
     ("ReadonlyRootfs", 5, Some(Ty::Any)),
     ("Privileged", 4, Some(Ty::Any)),
     ("CapAdd", 4, Some(Ty::Any)),
+    ("Binds", 3, Some(Ty::Any)),
+];
+
+/// `mount.Mount` in dockerd 20.10.
+const MOUNT_KEYS: &[KeySpec] = &[
+    ("Type", 85, None),
+    ("Source", 80, None),
+    ("ReadOnly", 40, None),
+    ("VolumeOptions", 35, None),
+    ("Target", 50, Some(Ty::Str)),
+    ("Consistency", 4, Some(Ty::Str)),
+    ("BindOptions", 8, Some(Ty::Obj)),
+    ("TmpfsOptions", 4, Some(Ty::Obj)),
+    ("Options", 3, Some(Ty::Any)),
+];
+
+const VOLUME_OPTIONS_KEYS: &[KeySpec] = &[
+    ("DriverConfig", 85, None),
+    ("NoCopy", 10, Some(Ty::Bool)),
+    ("Labels", 10, Some(Ty::StrMap)),
+    ("Options", 4, Some(Ty::Any)),
+];
+
+/// `mount.Driver`.
+const DRIVER_CONFIG_KEYS: &[KeySpec] = &[
+    ("Name", 60, None),
+    ("Options", 85, None),
+    ("DriverOpts", 3, Some(Ty::Any)),
+];
+
+/// The protobuf-generated `runtime.PluginSpec` (lower-case tags).
+const PLUGIN_SPEC_KEYS: &[KeySpec] = &[
+    ("name", 50, Some(Ty::Str)),
+    ("remote", 40, Some(Ty::Str)),
+    ("privileges", 10, Some(Ty::Any)),
+    ("disabled", 10, Some(Ty::Bool)),
+    ("env", 8, Some(Ty::StrList)),
+];
+
+const NETWORK_ATTACHMENT_SPEC_KEYS: &[KeySpec] = &[("ContainerID", 60, Some(Ty::Str))];
+
+/// `volume.VolumeCreateBody` (20.10; `volume.CreateOptions` in 23+).
+const VOLUME_CREATE_KEYS: &[KeySpec] = &[
+    ("Name", 60, None),
+    ("Driver", 55, None),
+    ("DriverOpts", 85, None),
+    ("Labels", 15, Some(Ty::StrMap)),
+    ("Options", 4, Some(Ty::Any)),
+    ("Type", 3, Some(Ty::Any)),
+    ("Device", 3, Some(Ty::Any)),
 ];
 
 const EXEC_KEYS: &[KeySpec] = &[
@@ -252,6 +324,12 @@ fn keys_of(ctx: Ctx) -> &'static [KeySpec] {
         Ctx::TaskTemplate => TASK_TEMPLATE_KEYS,
         Ctx::ContainerSpec => CONTAINER_SPEC_KEYS,
         Ctx::Exec => EXEC_KEYS,
+        Ctx::Mount => MOUNT_KEYS,
+        Ctx::VolumeOptions => VOLUME_OPTIONS_KEYS,
+        Ctx::DriverConfig => DRIVER_CONFIG_KEYS,
+        Ctx::PluginSpec => PLUGIN_SPEC_KEYS,
+        Ctx::NetworkAttachmentSpec => NETWORK_ATTACHMENT_SPEC_KEYS,
+        Ctx::VolumeTop => VOLUME_CREATE_KEYS,
         Ctx::Other => &[],
     }
 }
@@ -340,6 +418,112 @@ const NUMBERS: &[&str] = &[
     "9223372036854775808",
     "123456789012345678901234567890",
     "1e400",
+];
+
+/// Host paths: dockerd's and containerd's data roots as written and as path cleaning reaches them,
+/// paths that only look close, relative paths and volume names.
+const PATHS: &[&str] = &[
+    "/var/lib/docker",
+    "/var/lib/docker",
+    "/var/lib/docker/",
+    "/var/lib/docker/overlay2/abc/merged",
+    "//var//lib/./docker",
+    "/var/lib/x/../docker",
+    "/var/lib/containerd",
+    "/var",
+    "/",
+    "/var/lib/docker-data",
+    "/var/lib/dock",
+    "/VAR/LIB/DOCKER",
+    "/srv/data",
+    "/tmp",
+    "data",
+    "",
+    "var/lib/docker",
+    "/var/lib/doc\u{212A}er",
+    "/var/lib/docker\u{0}",
+];
+
+/// What follows the source in a `Binds` entry: target and mode list, well- and ill-formed.
+const BIND_SUFFIXES: &[&str] = &[
+    ":/d",
+    ":/d",
+    ":/d:ro",
+    ":/d:ro",
+    ":/d:rw",
+    ":/d:z,ro",
+    ":/d:ro,z",
+    ":/d:RO",
+    ":/d:rslave",
+    ":/d:",
+    ":/a:ro:x",
+    "",
+    ":ro",
+    "::ro",
+];
+
+const MOUNT_TYPES: &[&str] = &[
+    "tmpfs", "npipe", "cluster", "Bind", "BIND", "", " bind", "volume ", "\u{17F}",
+];
+
+/// Volume driver names: the local driver (also as the empty default) and names that are not it.
+const DRIVERS: &[&str] = &[
+    "local",
+    "local",
+    "",
+    "Local",
+    "LOCAL",
+    "rexray",
+    "local ",
+    "loca\u{131}",
+];
+
+/// `TaskTemplate.Runtime`: empty and `container` are container tasks, anything else is not.
+const RUNTIMES: &[&str] = &[
+    "",
+    "container",
+    "container",
+    "plugin",
+    "attachment",
+    "Container",
+    "CONTAINER",
+    "plugin ",
+    "runc",
+    "\u{17F}",
+];
+
+/// `local` driver option keys (map keys do not fold: only the lower-case ones count).
+const OPTION_KEYS: &[&str] = &[
+    "type",
+    "type",
+    "o",
+    "o",
+    "device",
+    "device",
+    "Type",
+    "DEVICE",
+    "O",
+    "device ",
+    "size",
+    "devic\u{435}",
+];
+const FS_TYPES: &[&str] = &[
+    "none", "none", "ext4", "overlay", "tmpfs", "nfs", "None", "",
+];
+const O_VALUES: &[&str] = &[
+    "bind",
+    "rbind",
+    "ro,bind",
+    "rbind,ro",
+    "BIND",
+    "bind ",
+    "addr=10.0.0.1,rw",
+    "size=100m",
+    "lowerdir=/srv:/var/lib/docker,upperdir=/var/lib/docker/overlay2/x/diff,workdir=/w",
+    "upperdir=/tmp/u,workdir=/tmp/w",
+    "bind,uid=1000",
+    "x=/var/lib/containerd",
+    "",
 ];
 
 const JUNK_KEYS: &[&str] = &["X", "zz", "foo", "Unknown", "k", "_", "x-y", ""];
@@ -471,6 +655,10 @@ impl Gen {
     }
 
     fn key_spelling(&mut self, name: &str) -> String {
+        if name.is_empty() {
+            // A junk key of a mutated fixture: nothing to re-spell.
+            return String::new();
+        }
         let roll = self.rng.u32(0..100);
         let flip = |c: char, upper: bool| {
             if upper {
@@ -656,9 +844,146 @@ impl Gen {
         }
     }
 
+    fn path_string(&mut self) -> J {
+        let p = self.pick(PATHS);
+        J::Str(self.enc(p))
+    }
+
+    /// A string field: usually one of `values`, sometimes null (a no-op), rarely the wrong type.
+    fn string_field(&mut self, values: &[&str]) -> J {
+        match self.rng.u32(0..100) {
+            0..=6 => J::Null,
+            7..=9 => self.one_of(vec![
+                J::Num("1"),
+                J::Bool(true),
+                J::Arr(vec![]),
+                J::Obj(vec![]),
+            ]),
+            _ => {
+                let v = self.pick(values);
+                J::Str(self.enc(v))
+            }
+        }
+    }
+
+    /// `HostConfig.Binds`, a plain `[]string` of `src:dst[:mode]` entries.
+    fn binds_value(&mut self) -> J {
+        match self.rng.u32(0..100) {
+            0..=11 => J::Null,
+            12..=15 => self.one_of(vec![
+                str_j("/var/lib/docker:/d"),
+                J::Num("1"),
+                J::Obj(vec![]),
+                J::Arr(vec![J::Num("1")]),
+                J::Arr(vec![J::Bool(true)]),
+            ]),
+            _ => {
+                let n = self.rng.usize(0..4);
+                J::Arr(
+                    (0..n)
+                        .map(|_| {
+                            if self.pct(4) {
+                                J::Null
+                            } else {
+                                let spec =
+                                    format!("{}{}", self.pick(PATHS), self.pick(BIND_SUFFIXES));
+                                J::Str(self.enc(&spec))
+                            }
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// `Mounts`, a `[]mount.Mount`: null, an array of mount objects (rarely null or non-object
+    /// elements), or the wrong type.
+    fn mounts_value(&mut self, depth: u32) -> J {
+        match self.rng.u32(0..100) {
+            0..=11 => J::Null,
+            12..=15 => self.one_of(vec![
+                str_j("/var/lib/docker:/d"),
+                J::Obj(vec![]),
+                J::Num("1"),
+                J::Bool(true),
+            ]),
+            _ => {
+                let n = self.rng.usize(0..4);
+                J::Arr(
+                    (0..n)
+                        .map(|_| match self.rng.u32(0..100) {
+                            0..=3 => J::Null,
+                            4..=6 => self.one_of(vec![
+                                str_j("/var/lib/docker:/d"),
+                                J::Num("0"),
+                                J::Arr(vec![]),
+                            ]),
+                            _ => self.object(Ctx::Mount, depth + 1),
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    fn mount_type(&mut self) -> J {
+        match self.rng.u32(0..100) {
+            0..=39 => J::Str(self.enc("bind")),
+            40..=69 => J::Str(self.enc("volume")),
+            _ => self.string_field(MOUNT_TYPES),
+        }
+    }
+
+    /// A `map[string]string` of `local` driver options (`DriverConfig.Options`, `DriverOpts`).
+    fn options_value(&mut self) -> J {
+        match self.rng.u32(0..100) {
+            0..=9 => J::Null,
+            10..=12 => self.one_of(vec![str_j("type=none"), J::Arr(vec![]), J::Num("1")]),
+            _ => {
+                let n = self.rng.usize(0..5);
+                let mut entries = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let key = self.pick(OPTION_KEYS);
+                    let value = match self.rng.u32(0..100) {
+                        0..=4 => J::Null,
+                        5..=6 => self.one_of(vec![J::Num("1"), J::Bool(true), J::Obj(vec![])]),
+                        _ => match key.to_ascii_lowercase().as_str() {
+                            "type" => {
+                                let v = self.pick(FS_TYPES);
+                                J::Str(self.enc(v))
+                            }
+                            "o" => {
+                                let v = self.pick(O_VALUES);
+                                J::Str(self.enc(v))
+                            }
+                            "size" => J::Str(self.enc("100m")),
+                            _ => self.path_string(),
+                        },
+                    };
+                    entries.push((self.enc(key), value));
+                }
+                J::Obj(entries)
+            }
+        }
+    }
+
     /// The value of a field rootfs-guard models.
     fn modelled(&mut self, ctx: Ctx, name: &str, depth: u32) -> J {
         match (ctx, name) {
+            (_, "Binds") => self.binds_value(),
+            (_, "Mounts") => self.mounts_value(depth),
+            (Ctx::Mount, "Type") => self.mount_type(),
+            (Ctx::Mount, "Source") => self.string_field(PATHS),
+            (Ctx::Mount, "VolumeOptions") => self.struct_value(Ctx::VolumeOptions, depth),
+            (Ctx::VolumeOptions, "DriverConfig") => self.struct_value(Ctx::DriverConfig, depth),
+            (Ctx::DriverConfig, "Name") | (Ctx::VolumeTop, "Driver") => self.string_field(DRIVERS),
+            (Ctx::VolumeTop, "Name") => self.string_field(STRINGS),
+            (_, "Options" | "DriverOpts") => self.options_value(),
+            (Ctx::TaskTemplate, "Runtime") => self.string_field(RUNTIMES),
+            (Ctx::TaskTemplate, "PluginSpec") => self.struct_value(Ctx::PluginSpec, depth),
+            (Ctx::TaskTemplate, "NetworkAttachmentSpec") => {
+                self.struct_value(Ctx::NetworkAttachmentSpec, depth)
+            }
             (Ctx::CreateTop, "HostConfig") => self.struct_value(Ctx::HostConfig, depth),
             (Ctx::ServiceTop, "TaskTemplate") => self.struct_value(Ctx::TaskTemplate, depth),
             (Ctx::TaskTemplate, "ContainerSpec") => self.struct_value(Ctx::ContainerSpec, depth),
@@ -1008,6 +1333,14 @@ fn collect_objects(j: &J, ctx: Ctx, path: &mut Vec<usize>, out: &mut Vec<(Vec<us
                     (Ctx::CreateTop, b"HostConfig") => Ctx::HostConfig,
                     (Ctx::ServiceTop, b"TaskTemplate") => Ctx::TaskTemplate,
                     (Ctx::TaskTemplate, b"ContainerSpec") => Ctx::ContainerSpec,
+                    (Ctx::TaskTemplate, b"PluginSpec") => Ctx::PluginSpec,
+                    (Ctx::TaskTemplate, b"NetworkAttachmentSpec") => Ctx::NetworkAttachmentSpec,
+                    // The elements of a Mounts array (see the array case below).
+                    (Ctx::CreateTop | Ctx::HostConfig | Ctx::ContainerSpec, b"Mounts") => {
+                        Ctx::Mount
+                    }
+                    (Ctx::Mount, b"VolumeOptions") => Ctx::VolumeOptions,
+                    (Ctx::VolumeOptions, b"DriverConfig") => Ctx::DriverConfig,
                     _ => Ctx::Other,
                 };
                 path.push(i);
@@ -1016,9 +1349,14 @@ fn collect_objects(j: &J, ctx: Ctx, path: &mut Vec<usize>, out: &mut Vec<(Vec<us
             }
         }
         J::Arr(items) => {
+            let item_ctx = if ctx == Ctx::Mount {
+                Ctx::Mount
+            } else {
+                Ctx::Other
+            };
             for (i, item) in items.iter().enumerate() {
                 path.push(i);
-                collect_objects(item, Ctx::Other, path, out);
+                collect_objects(item, item_ctx, path, out);
                 path.pop();
             }
         }
@@ -1044,6 +1382,7 @@ enum Kind {
     Create,
     Service,
     Exec,
+    Volume,
 }
 
 impl Kind {
@@ -1052,6 +1391,7 @@ impl Kind {
             Kind::Create => "create",
             Kind::Service => "service",
             Kind::Exec => "exec",
+            Kind::Volume => "volume",
         }
     }
     fn ctx(self) -> Ctx {
@@ -1059,6 +1399,7 @@ impl Kind {
             Kind::Create => Ctx::CreateTop,
             Kind::Service => Ctx::ServiceTop,
             Kind::Exec => Ctx::Exec,
+            Kind::Volume => Ctx::VolumeTop,
         }
     }
 }
@@ -1105,6 +1446,7 @@ impl Fixtures {
                 Kind::Create => f.create.push(tree),
                 Kind::Service => f.service.push(tree),
                 Kind::Exec => f.exec.push(tree),
+                Kind::Volume => unreachable!("no volume fixtures are read"),
             }
             f.raw.push((kind, body));
         }
@@ -1121,6 +1463,7 @@ impl Fixtures {
             Kind::Create => &self.create,
             Kind::Service => &self.service,
             Kind::Exec => &self.exec,
+            Kind::Volume => &[],
         }
     }
 }
@@ -1141,6 +1484,49 @@ struct GoHost {
     remount: bool,
     labels: Option<BTreeMap<String, String>>,
     image: String,
+    paths: Vec<GoPath>,
+}
+
+/// One host path a container would mount, derived from Go's decoded structs (main.go's
+/// `hostPath`) or from Rust's reading (`HostPathMount`).
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+struct GoPath {
+    s: String,
+    w: bool,
+    via: String,
+}
+
+fn rust_paths(paths: Vec<HostPathMount>) -> Vec<GoPath> {
+    paths
+        .into_iter()
+        .map(|m| GoPath {
+            s: m.source,
+            w: m.writable,
+            via: match m.via {
+                HostPathVia::Bind => "bind",
+                HostPathVia::VolumeOptions => "volume-options",
+            }
+            .to_owned(),
+        })
+        .collect()
+}
+
+/// Whether the root-bind rule of the default policy denies these host paths (any bind of a
+/// protected root, read-only included: `rules.root_bind_readonly`).
+fn root_bind(paths: &[GoPath]) -> bool {
+    thread_local!(static POLICY: Policy = Policy::default());
+    let mounts: Vec<HostPathMount> = paths
+        .iter()
+        .map(|p| HostPathMount {
+            source: p.s.clone(),
+            writable: p.w,
+            via: match p.via.as_str() {
+                "bind" => HostPathVia::Bind,
+                _ => HostPathVia::VolumeOptions,
+            },
+        })
+        .collect();
+    POLICY.with(|policy| root_bind_violation(policy, &mounts).is_some())
 }
 
 #[derive(Deserialize, Debug)]
@@ -1163,6 +1549,24 @@ struct GoService {
     remount: bool,
     labels: Option<BTreeMap<String, String>>,
     image: String,
+    paths: Vec<GoPath>,
+    runtime: String,
+    plugin: bool,
+    netatt: bool,
+    /// rootfs-guard's service-runtime verdict derived from Go's reading.
+    noncontainer: bool,
+}
+
+#[derive(Deserialize, Debug)]
+struct GoVolume {
+    err: Option<String>,
+    #[serde(default)]
+    errkind: String,
+    trailing: bool,
+    name: String,
+    driver: String,
+    opts: Option<BTreeMap<String, String>>,
+    paths: Vec<GoPath>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -1321,6 +1725,10 @@ fn strict_category(body: &[u8], err: &GoJsonError, go_trailing: bool) -> &'stati
         "trailing data after the first value (20.10 ignores it, 23+ refuses it)"
     } else if msg.contains("null element in a string array") {
         "null element in a []string (Go keeps an earlier backing-array value there)"
+    } else if msg.contains("repeated array of objects") {
+        "a repeated non-empty Mounts array (Go merges it into the earlier elements)"
+    } else if msg.contains("null element in an array of objects") {
+        "null element in a Mounts array (Go keeps an earlier element there)"
     } else if (msg.contains("surrogate") || msg.contains("end of hex escape"))
         && body.windows(3).any(|w| w == b"\\uD" || w == b"\\ud")
     {
@@ -1350,6 +1758,11 @@ struct Report {
     rust_allows: BTreeMap<&'static str, usize>,
     /// Bodies Go reads and Rust denies on content (both decode).
     both_read_denied: usize,
+    /// Of those, denied for a writable host path reaching a protected root, or (service) for a
+    /// task that is not a container.
+    denied_for: BTreeMap<&'static str, usize>,
+    /// Bodies both read whose host-path list (some reading) is not empty: the mount model at work.
+    with_host_paths: BTreeMap<&'static str, usize>,
     strict: BTreeMap<&'static str, usize>,
     go_refuses: BTreeMap<String, usize>,
     failures: BTreeMap<&'static str, Vec<String>>,
@@ -1398,32 +1811,56 @@ impl Report {
             return;
         }
         let path = type_error_path(err).unwrap_or("");
-        let modelled: &[&str] = match kind {
-            Kind::Create => &[
-                "HostConfig",
-                "Image",
-                "Labels",
-                "ReadonlyRootfs",
-                "Privileged",
-                "CapAdd",
-                "HostConfig.ReadonlyRootfs",
-                "HostConfig.Privileged",
-                "HostConfig.CapAdd",
-            ],
-            Kind::Service => &[
+        // The modelled fields of a `mount.Mount`, below a `Mounts` path.
+        const MOUNT: &[&str] = &[
+            "",
+            ".Type",
+            ".Source",
+            ".ReadOnly",
+            ".VolumeOptions",
+            ".VolumeOptions.DriverConfig",
+            ".VolumeOptions.DriverConfig.Name",
+            ".VolumeOptions.DriverConfig.Options",
+        ];
+        fn mounts_under(prefix: &str) -> impl Iterator<Item = String> + '_ {
+            MOUNT.iter().map(move |m| format!("{prefix}Mounts{m}"))
+        }
+        let modelled: Vec<String> = match kind {
+            Kind::Create => ["", "HostConfig."]
+                .into_iter()
+                .flat_map(|p| {
+                    ["ReadonlyRootfs", "Privileged", "CapAdd", "Binds"]
+                        .into_iter()
+                        .map(move |f| format!("{p}{f}"))
+                        .chain(mounts_under(p))
+                })
+                .chain(["HostConfig", "Image", "Labels"].map(String::from))
+                .collect(),
+            Kind::Service => [
                 "TaskTemplate",
                 "TaskTemplate.ContainerSpec",
                 "TaskTemplate.ContainerSpec.Image",
                 "TaskTemplate.ContainerSpec.Labels",
                 "TaskTemplate.ContainerSpec.ReadOnly",
                 "TaskTemplate.ContainerSpec.CapabilityAdd",
-            ],
-            Kind::Exec => &["Privileged"],
+                "TaskTemplate.Runtime",
+                "TaskTemplate.PluginSpec",
+                "TaskTemplate.NetworkAttachmentSpec",
+            ]
+            .map(String::from)
+            .into_iter()
+            .chain(mounts_under("TaskTemplate.ContainerSpec."))
+            .collect(),
+            Kind::Exec => vec!["Privileged".into()],
+            Kind::Volume => ["Name", "Driver", "DriverOpts"].map(String::from).into(),
         };
+        // A map's entries: Go may name the key after the field.
         let is_modelled = modelled.iter().any(|m| {
-            path == *m
-                || (m.ends_with("Labels")
-                    && path.starts_with(m)
+            path == m
+                || ((m.ends_with("Labels")
+                    || m.ends_with("DriverConfig.Options")
+                    || m == "DriverOpts")
+                    && path.starts_with(m.as_str())
                     && path[m.len()..].starts_with('.'))
         });
         if is_modelled {
@@ -1480,9 +1917,12 @@ fn check_create(body: &[u8], go: &GoCreate, r: &mut Report) {
     let rust_labels = owned_labels(rust.labels());
     let labelled = allow_label(rust_labels.as_ref());
     let mut rust_locked = true;
+    let mut rust_root_bind = false;
     let mut go_allows_everywhere = true;
     for (reading, g) in views {
         let hc = rust.effective_host_config(reading);
+        let paths = rust_paths(hc.map(|h| h.host_paths()).unwrap_or_default());
+        rust_root_bind |= root_bind(&paths);
         let ro = hc.is_some_and(|h| h.readonly_rootfs);
         let privileged = hc.is_some_and(|h| h.privileged);
         let caps = hc.and_then(|h| h.cap_add.0.clone());
@@ -1492,8 +1932,15 @@ fn check_create(body: &[u8], go: &GoCreate, r: &mut Report) {
             // This dockerd refuses the body (e.g. 20.10 over a bad top-level HostConfig field).
             continue;
         }
-        go_allows_everywhere &=
-            (g.ro && !g.privileged && !g.remount) || allow_label(g.labels.as_ref());
+        go_allows_everywhere &= !root_bind(&g.paths)
+            && ((g.ro && !g.privileged && !g.remount) || allow_label(g.labels.as_ref()));
+        if paths != g.paths {
+            r.fail(
+                "UNSAFE: create: Rust and Go derive different host paths (Binds, Mounts)",
+                body,
+                format!("{reading:?}: rust {paths:?}\n      go {:?}", g.paths),
+            );
+        }
         let mine = (
             ro,
             privileged,
@@ -1521,7 +1968,16 @@ fn check_create(body: &[u8], go: &GoCreate, r: &mut Report) {
             );
         }
     }
-    let rust_allows = rust_locked || labelled;
+    if views
+        .iter()
+        .any(|(_, g)| g.err.is_none() && !g.paths.is_empty())
+    {
+        *r.with_host_paths.entry("create").or_default() += 1;
+    }
+    let rust_allows = !rust_root_bind && (rust_locked || labelled);
+    if rust_root_bind {
+        *r.denied_for.entry("create: root-bind").or_default() += 1;
+    }
     if rust_allows {
         *r.rust_allows
             .entry(if rust_locked {
@@ -1532,7 +1988,7 @@ fn check_create(body: &[u8], go: &GoCreate, r: &mut Report) {
             .or_default() += 1;
         if !go_allows_everywhere {
             r.fail(
-                "UNSAFE: Rust allows a create Go reads as writable/remountable/unlabelled",
+                "UNSAFE: Rust allows a create Go reads as writable/remountable/unlabelled/binding a root",
                 body,
                 format!("{go:?}"),
             );
@@ -1586,6 +2042,36 @@ fn check_service(body: &[u8], go: &GoService, r: &mut Report) {
         return;
     };
     let cs = rust.container_spec();
+    let task = &rust.task_template.0;
+    let non_container = rust.non_container_task().is_some();
+    let mine_task = (
+        task.runtime.as_str(),
+        task.plugin_spec.is_some(),
+        task.network_attachment_spec.is_some(),
+        non_container,
+    );
+    let theirs_task = (go.runtime.as_str(), go.plugin, go.netatt, go.noncontainer);
+    if mine_task != theirs_task {
+        r.fail(
+            "UNSAFE: service: Rust and Go read the task kind differently",
+            body,
+            format!(
+                "rust (Runtime, PluginSpec, NetworkAttachmentSpec, not a container) = \
+                 {mine_task:?}\n      go = {theirs_task:?}"
+            ),
+        );
+    }
+    let paths = rust_paths(cs.map(|c| c.host_paths()).unwrap_or_default());
+    if !go.paths.is_empty() {
+        *r.with_host_paths.entry("service").or_default() += 1;
+    }
+    if paths != go.paths {
+        r.fail(
+            "UNSAFE: service: Rust and Go derive different host paths (ContainerSpec.Mounts)",
+            body,
+            format!("rust {paths:?}\n      go {:?}", go.paths),
+        );
+    }
     let mine = (
         cs.is_some(),
         cs.is_some_and(|c| c.read_only),
@@ -1611,24 +2097,105 @@ fn check_service(body: &[u8], go: &GoService, r: &mut Report) {
             ),
         );
     }
-    // No container spec: no task container to judge.
-    let allows = |present: bool, ro: bool, remount: bool, labels| {
-        !present || (ro && !remount) || allow_label(labels)
-    };
-    let rust_allows = allows(mine.0, mine.1, mine.3, mine.4.as_ref());
+    // No container spec: no task container to judge. A task that is not a container, or a
+    // writable mount of a protected root, is denied whatever the rest says.
+    let allows =
+        |present: bool, ro: bool, remount: bool, labels, non_container: bool, paths: &[GoPath]| {
+            !non_container
+                && !root_bind(paths)
+                && (!present || (ro && !remount) || allow_label(labels))
+        };
+    let rust_allows = allows(
+        mine.0,
+        mine.1,
+        mine.3,
+        mine.4.as_ref(),
+        non_container,
+        &paths,
+    );
+    if non_container {
+        *r.denied_for
+            .entry("service: not a container task")
+            .or_default() += 1;
+    } else if root_bind(&paths) {
+        *r.denied_for.entry("service: root-bind").or_default() += 1;
+    }
     if rust_allows {
         *r.rust_allows
             .entry("service: read-only/labelled/no spec")
             .or_default() += 1;
-        if !allows(go.cs, go.ro, go.remount, go.labels.as_ref()) {
+        if !allows(
+            go.cs,
+            go.ro,
+            go.remount,
+            go.labels.as_ref(),
+            go.noncontainer,
+            &go.paths,
+        ) {
             r.fail(
-                "UNSAFE: Rust allows a service Go reads as writable/remountable/unlabelled",
+                "UNSAFE: Rust allows a service Go reads as writable/remountable/unlabelled/binding a root/not a container",
                 body,
                 format!("{go:?}"),
             );
         }
     } else {
         r.both_read_denied += 1;
+    }
+}
+
+fn check_volume(body: &[u8], go: &GoVolume, r: &mut Report) {
+    let go_view = (&go.err, go.errkind.as_str(), go.trailing);
+    let Some(rust) = both_read(
+        body,
+        Kind::Volume,
+        VolumeCreate::decode(body),
+        go_view,
+        go,
+        r,
+    ) else {
+        return;
+    };
+    let mut paths = Vec::new();
+    if let Some(opts) = rust.driver_opts.0.as_ref() {
+        local_volume_host_paths(&rust.driver, &|k| opts.get(k), &mut paths);
+    }
+    let paths = rust_paths(paths);
+    if !go.paths.is_empty() {
+        *r.with_host_paths.entry("volume").or_default() += 1;
+    }
+    let mine = (
+        rust.name.as_str(),
+        rust.driver.as_str(),
+        owned_labels(rust.driver_opts.0.as_ref()),
+        &paths,
+    );
+    let theirs = (
+        go.name.as_str(),
+        go.driver.as_str(),
+        go.opts.clone(),
+        &go.paths,
+    );
+    if mine != theirs {
+        r.fail(
+            "UNSAFE: volume: Rust and Go read different values",
+            body,
+            format!("rust (name, driver, opts, host paths) = {mine:?}\n      go = {theirs:?}"),
+        );
+    }
+    if root_bind(&paths) {
+        *r.denied_for.entry("volume: root-bind").or_default() += 1;
+        r.both_read_denied += 1;
+    } else {
+        *r.rust_allows
+            .entry("volume: no protected root")
+            .or_default() += 1;
+        if root_bind(&go.paths) {
+            r.fail(
+                "UNSAFE: Rust allows a volume whose options Go reads as binding a protected root",
+                body,
+                format!("{go:?}"),
+            );
+        }
     }
 }
 
@@ -1695,9 +2262,10 @@ fn rust_never_reads_a_body_more_leniently_than_go() {
         let t = Instant::now();
         while batch.len() < BATCH.min(n - done) {
             let kind = match gen.rng.u32(0..100) {
-                0..=54 => Kind::Create,
-                55..=84 => Kind::Service,
-                _ => Kind::Exec,
+                0..=51 => Kind::Create,
+                52..=79 => Kind::Service,
+                80..=91 => Kind::Exec,
+                _ => Kind::Volume,
             };
             let body = gen.body(kind, &fixtures);
             batch.push((kind, body));
@@ -1713,6 +2281,7 @@ fn rust_never_reads_a_body_more_leniently_than_go() {
                 Kind::Create => check_create(body, &parse(line), &mut r),
                 Kind::Service => check_service(body, &parse(line), &mut r),
                 Kind::Exec => check_exec(body, &parse(line), &mut r),
+                Kind::Volume => check_volume(body, &parse(line), &mut r),
             }
         }
         done += batch.len();
@@ -1744,7 +2313,18 @@ fn rust_never_reads_a_body_more_leniently_than_go() {
     )
     .unwrap();
     writeln!(w, "    allowed by Rust: {:?}", r.rust_allows).unwrap();
-    writeln!(w, "    denied by Rust: {}", r.both_read_denied).unwrap();
+    writeln!(
+        w,
+        "    denied by Rust: {}, of which {:?}",
+        r.both_read_denied, r.denied_for
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "    with host paths (Binds, Mounts, volume options) compared: {:?}",
+        r.with_host_paths
+    )
+    .unwrap();
     writeln!(w, "  both refuse: {}", r.both_refuse).unwrap();
     writeln!(w, "  Rust refuses, Go reads (strict on purpose):").unwrap();
     for (category, count) in &r.strict {

@@ -8,8 +8,9 @@ use serde::Serialize;
 use crate::authz::policy::{Mode, Policy};
 use crate::authz::request::RequestContext;
 use crate::authz::route::{Endpoint, Route};
-use crate::authz::rules::{Outcome, RULES};
+use crate::authz::rules::{Exemption, Outcome, RULES};
 use crate::authz::wire::{AuthZRequest, AuthZResponse};
+use std::time::SystemTime;
 
 /// What happens to the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +46,9 @@ pub struct Decision {
     /// The allowlist entry that exempted a non-compliant request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exemption: Option<String>,
+    /// That entry's id (given in the policy, or derived).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
     pub method: String,
     /// Normalised path (decoded, without version prefix); the raw URI if it could not be parsed.
     pub path: String,
@@ -97,6 +101,7 @@ impl Decision {
             rule: Some(rule),
             message: Some(message),
             exemption: None,
+            exception: None,
             method: req.map(|r| r.request_method.clone()).unwrap_or_default(),
             path: req.map(|r| r.request_uri.clone()).unwrap_or_default(),
             user: req.map(|r| r.user.clone()).unwrap_or_default(),
@@ -107,13 +112,14 @@ impl Decision {
     }
 }
 
-/// Decides one `/AuthZPlugin.AuthZReq`.
-pub fn decide(policy: &Policy, req: &AuthZRequest) -> Decision {
+/// Decides one `/AuthZPlugin.AuthZReq` at instant `now` (exceptions expire; the caller owns the
+/// clock: the daemon's, or the one `check --now` and the tests set).
+pub fn decide_at(policy: &Policy, req: &AuthZRequest, now: SystemTime) -> Decision {
     let route = match Route::parse(&req.request_method, &req.request_uri) {
         Ok(route) => route,
         Err(e) => return Decision::unreadable(policy, "request-uri", e.to_string(), Some(req)),
     };
-    let ctx = RequestContext::new(req, route);
+    let ctx = RequestContext::new(req, route, now);
 
     let mut guarded = false;
     let mut exemption = None;
@@ -134,7 +140,10 @@ pub fn decide(policy: &Policy, req: &AuthZRequest) -> Decision {
     }
     if denial.is_some() && policy.is_exempt_user(&req.user) {
         denial = None;
-        exemption = Some(format!("exempt user {}", req.user));
+        exemption = Some(Exemption {
+            description: format!("exempt user {}", req.user),
+            exception_id: format!("user:{}", req.user),
+        });
     }
 
     let (allow, verdict) = Decision::verdict(policy, denial.is_some());
@@ -152,7 +161,11 @@ pub fn decide(policy: &Policy, req: &AuthZRequest) -> Decision {
         rule,
         message,
         // An exemption only matters when nothing else denied.
-        exemption: if rule.is_none() { exemption } else { None },
+        exception: exemption
+            .as_ref()
+            .filter(|_| rule.is_none())
+            .map(|e| e.exception_id.clone()),
+        exemption: exemption.filter(|_| rule.is_none()).map(|e| e.description),
         method: ctx.route.method.clone(),
         path: ctx.route.path.clone(),
         user: req.user.clone(),
@@ -326,6 +339,49 @@ mod tests {
         assert_eq!(
             d.exemption.as_deref(),
             Some("label rootfs-guard.allow-writable=true")
+        );
+    }
+
+    #[test]
+    fn an_expired_exception_exempts_nothing_and_says_so() {
+        use crate::authz::exceptions::parse_instant;
+        let policy = Policy::from_json(
+            r#"{"allow_labels":[{"id":"legacy-billing","key":"rootfs-guard.allow-writable","value":"true","owner":"team-billing","expires":"2026-11-30"},{"key":"ci-writable","value":"1","expires":"2026-12-01T09:30:00+01:00"}]}"#,
+            "p",
+        )
+        .unwrap();
+        let billing =
+            create(r#"{"Image":"billing","Labels":{"rootfs-guard.allow-writable":"true"}}"#);
+        let at = |s: &str| decide_at(&policy, &billing, parse_instant(s).unwrap());
+        let before = at("2026-11-30T23:59:59Z");
+        assert!(before.allow);
+        assert_eq!(before.exception.as_deref(), Some("legacy-billing"));
+        for after in ["2026-12-01T00:00:00Z", "2026-12-02"] {
+            let d = at(after);
+            assert!(!d.allow, "{after}");
+            assert_eq!(d.rule, Some("readonly-rootfs"));
+            assert!(
+                d.response().msg.starts_with(
+                    "readonly-rootfs: exception `legacy-billing` expired on 2026-11-30; ask \
+                     team-billing or renew it in the policy: container root filesystem must be \
+                     read-only"
+                ),
+                "{}",
+                d.response().msg
+            );
+            assert_eq!(d.exception, None);
+        }
+        // A date-time with an offset: 09:30+01:00 is 08:30 UTC; a derived id, no owner.
+        let ci = create(r#"{"Image":"x","Labels":{"ci-writable":"1"}}"#);
+        let at = |s: &str| decide_at(&policy, &ci, parse_instant(s).unwrap());
+        assert!(at("2026-12-01T08:29:59Z").allow);
+        let d = at("2026-12-01T08:30:00Z");
+        assert!(!d.allow);
+        let msg = d.message.unwrap();
+        assert!(msg.starts_with("exception `ci-writable=1#"), "{msg}");
+        assert!(
+            msg.contains("expired on 2026-12-01T08:30:00Z; renew it in the policy"),
+            "{msg}"
         );
     }
 

@@ -12,8 +12,13 @@
 //!                                 └▶ gojson + model   body read as Go's encoding/json reads it into
 //!                                                     dockerd's types (key folding, merges, nulls)
 //!                                    └▶ rules + policy  one rule per concern → pass/exempt/deny
+//!                                       └▶ exceptions  the allowlist, indexed, judged at `now`
 //! decision ◀───────────────────────────┘  (mode applied; logged by the daemon)
 //! ```
+//!
+//! The core reads no clock: [`decide_at`] takes the instant exceptions are judged at, so the
+//! daemon's clock, `check --now` and the tests choose it ([`crate::decide`] reads the system
+//! clock once, for callers that have no clock of their own).
 //!
 //! Everything here is what the table tests, the Go differential oracle and the fuzzer drive.
 //!
@@ -23,6 +28,7 @@
 //! is denied, with the reason.
 
 pub mod decision;
+pub mod exceptions;
 pub mod gojson;
 pub mod model;
 pub mod policy;
@@ -34,6 +40,6 @@ pub mod wire;
 #[cfg(test)]
 mod test_support;
 
-pub use decision::{decide, Decision, Verdict};
+pub use decision::{decide_at, Decision, Verdict};
 pub use policy::Policy;
 pub use wire::{AuthZRequest, AuthZResponse};

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::authz::exceptions::{image_matches, AllowLabel, Expiry};
+use crate::authz::exceptions::{ExceptionMatch, LazyIndex};
 use crate::authz::model::Labels;
 
 /// The label that exempts a container in the default policy.
@@ -55,50 +57,6 @@ impl fmt::Display for Mode {
             Mode::Enforce => "enforce",
             Mode::Audit => "audit",
         })
-    }
-}
-
-/// A container label that exempts a container from the read-only rules, optionally only for
-/// some users and images (so on a shared host the label is not a self-service exemption).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AllowLabel {
-    /// Label name (case-sensitive, as Docker stores it).
-    #[serde(deserialize_with = "non_empty")]
-    pub key: String,
-    /// Exact value the label must have.
-    pub value: String,
-    /// If not empty, the entry applies only to requests from these users (the AuthZ `User`: the
-    /// TLS client-certificate common name; unix-socket requests have no user).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub users: Vec<String>,
-    /// If not empty, the entry applies only to these images: an exact reference as the request
-    /// names it (`nginx:1.25`), or a prefix ending in `*` (`registry.example.com/team/*`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub images: Vec<String>,
-}
-
-impl fmt::Display for AllowLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.key, self.value)
-    }
-}
-
-impl AllowLabel {
-    /// Whether this entry exempts a container with these labels and image, created by `user`
-    /// (`None`: the creator is unknown, as in an audit of existing containers).
-    pub fn matches(&self, labels: &dyn Labels, image: &str, user: Option<&str>) -> bool {
-        labels.label(&self.key) == Some(self.value.as_str())
-            && (self.users.is_empty() || user.is_none_or(|u| self.users.iter().any(|x| x == u)))
-            && (self.images.is_empty() || self.images.iter().any(|p| image_matches(p, image)))
-    }
-}
-
-/// `pattern` is an exact image reference, or a prefix when it ends in `*`.
-pub fn image_matches(pattern: &str, image: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => image.starts_with(prefix),
-        None => pattern == image,
     }
 }
 
@@ -160,8 +118,11 @@ impl Default for RuleSwitches {
 pub struct Policy {
     #[serde(default)]
     pub mode: Mode,
-    /// Labels that exempt a container; an empty list exempts nothing.
-    #[serde(default = "default_allow_labels")]
+    /// Labels that exempt a container (the exceptions); an empty list exempts nothing.
+    #[serde(
+        default = "default_allow_labels",
+        deserialize_with = "unique_exceptions"
+    )]
     pub allow_labels: Vec<AllowLabel>,
     /// Users (TLS client-certificate CN) whose requests no rule denies.
     #[serde(default)]
@@ -179,6 +140,10 @@ pub struct Policy {
         deserialize_with = "absolute_paths"
     )]
     pub protected_roots: Vec<String>,
+    /// The allowlist's index, built on first use (never set by hand; `..Policy::default()`
+    /// brings an empty one).
+    #[serde(skip)]
+    pub index: LazyIndex,
 }
 
 /// dockerd's and containerd's default data roots.
@@ -199,12 +164,38 @@ fn absolute_paths<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<String>
 }
 
 fn default_allow_labels() -> Vec<AllowLabel> {
-    vec![AllowLabel {
-        key: DEFAULT_ALLOW_LABEL.to_owned(),
-        value: "true".to_owned(),
-        users: Vec::new(),
-        images: Vec::new(),
-    }]
+    vec![AllowLabel::new(DEFAULT_ALLOW_LABEL, "true")]
+}
+
+/// The exceptions, each id used once: a duplicate is an error at the entry that repeats it.
+fn unique_exceptions<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<AllowLabel>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<AllowLabel>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of allowlist entries")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out: Vec<AllowLabel> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            while let Some(entry) = seq.next_element::<AllowLabel>()? {
+                let id = entry.id();
+                if !seen.insert(id.clone()) {
+                    let first = out.iter().position(|e| e.id() == id).unwrap_or_default();
+                    return Err(serde::de::Error::custom(format!(
+                        "allow_labels[{}] repeats the id {id:?} of allow_labels[{first}]: give each exception its own id",
+                        out.len()
+                    )));
+                }
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    de.deserialize_seq(V)
 }
 
 impl Default for Policy {
@@ -216,6 +207,7 @@ impl Default for Policy {
             admins: Vec::new(),
             rules: RuleSwitches::default(),
             protected_roots: default_protected_roots(),
+            index: LazyIndex::default(),
         }
     }
 }
@@ -255,18 +247,41 @@ impl Policy {
         Ok(policy)
     }
 
-    /// The allowlist entry that exempts a container with these labels and image created by
-    /// `user` (`None`: unknown creator), if any.
-    pub fn exempting_label<'a>(
-        &'a self,
+    /// What the allowlist says about a container with these labels and image created by `user`
+    /// (`None`: unknown creator) at `now`: the entry that exempts it, the expired entry that no
+    /// longer does, or none. Indexed: exact images by hash, prefixes in a patricia tree.
+    pub fn exception_for(
+        &self,
         labels: Option<&dyn Labels>,
         image: &str,
         user: Option<&str>,
-    ) -> Option<&'a AllowLabel> {
-        let labels = labels?;
-        self.allow_labels
-            .iter()
-            .find(|entry| entry.matches(labels, image, user))
+        now: std::time::SystemTime,
+    ) -> ExceptionMatch<'_> {
+        let Some(labels) = labels else {
+            return ExceptionMatch::None;
+        };
+        self.index
+            .get(&self.allow_labels)
+            .find(&self.allow_labels, labels, image, user, now)
+    }
+
+    /// The entry that exempts a container at `now`, if any (see [`Policy::exception_for`]).
+    pub fn exempting_label(
+        &self,
+        labels: Option<&dyn Labels>,
+        image: &str,
+        user: Option<&str>,
+        now: std::time::SystemTime,
+    ) -> Option<&AllowLabel> {
+        match self.exception_for(labels, image, user, now) {
+            ExceptionMatch::Exempts(entry) => Some(entry),
+            _ => None,
+        }
+    }
+
+    /// The exception with this id.
+    pub fn exception(&self, id: &str) -> Option<&AllowLabel> {
+        self.allow_labels.iter().find(|e| e.id() == id)
     }
 
     /// Whether no rule applies to requests from this user.
@@ -290,14 +305,6 @@ impl Policy {
         }
         format!("{hash:016x}")
     }
-}
-
-fn non_empty<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
-    let s = String::deserialize(de)?;
-    if s.trim().is_empty() {
-        return Err(serde::de::Error::custom("must not be empty"));
-    }
-    Ok(s)
 }
 
 fn field_path(path: &serde_path_to_error::Path) -> String {
@@ -383,6 +390,55 @@ mod tests {
 
         assert!(Policy::from_json("{} {}", "p.json").is_err());
         assert!(Policy::from_json("", "p.json").is_err());
+
+        // A governed exception's fields: a bad expiry names its line and field.
+        let err = Policy::from_json(
+            "{\"allow_labels\": [\n {\"key\": \"a\", \"value\": \"1\",\n  \"expires\": \"2026-11-31\"}\n]}",
+            "p.json",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("allow_labels[0].expires"), "{err}");
+        assert!(err.contains("not an RFC 3339 date"), "{err}");
+        // Ids are unique, derived ones included.
+        let err = Policy::from_json(
+            "{\"allow_labels\": [\n {\"id\": \"x\", \"key\": \"a\", \"value\": \"1\"},\n {\"id\": \"x\", \"key\": \"b\", \"value\": \"1\"}\n]}",
+            "p.json",
+        )
+        .unwrap_err()
+        .to_string();
+        // Found once the entry is read: the position is just past it.
+        assert!(err.contains("line 4"), "{err}");
+        assert!(
+            err.contains("allow_labels[1] repeats the id \"x\" of allow_labels[0]"),
+            "{err}"
+        );
+        assert!(Policy::from_json(
+            r#"{"allow_labels":[{"key":"a","value":"1"},{"key":"a","value":"1"}]}"#,
+            "p"
+        )
+        .is_err());
+        assert!(Policy::from_json(
+            r#"{"allow_labels":[{"key":"a","value":"1","ownr":"x"}]}"#,
+            "p"
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("unknown field `ownr`"));
+    }
+
+    #[test]
+    fn governed_exception_round_trips() {
+        let text = r#"{"allow_labels":[{"id":"legacy-billing","key":"rootfs-guard.allow-writable","value":"true","images":["registry.example.com/billing/*"],"reason":"writes /opt/app/cache; fix in BILL-88","owner":"team-billing@example.com","ticket":"CHG-1234","expires":"2026-11-30"}]}"#;
+        let p = Policy::from_json(text, "p").unwrap();
+        let e = &p.allow_labels[0];
+        assert_eq!(e.id(), "legacy-billing");
+        assert_eq!(e.owner.as_deref(), Some("team-billing@example.com"));
+        assert_eq!(e.expires.unwrap().display(), "2026-11-30");
+        let again = Policy::from_json(&serde_json::to_string(&p).unwrap(), "again").unwrap();
+        assert_eq!(again, p);
+        assert_eq!(again.fingerprint(), p.fingerprint());
     }
 
     fn labels(k: &str, v: &str) -> std::collections::BTreeMap<String, String> {
@@ -392,11 +448,16 @@ mod tests {
     #[test]
     fn exemption_needs_exact_key_and_value() {
         let p = Policy::default();
-        let exempt = |l| p.exempting_label(Some(&l), "bb", None).is_some();
+        let exempt = |l| {
+            p.exempting_label(Some(&l), "bb", None, std::time::UNIX_EPOCH)
+                .is_some()
+        };
         assert!(exempt(labels(DEFAULT_ALLOW_LABEL, "true")));
         assert!(!exempt(labels(DEFAULT_ALLOW_LABEL, "True")));
         assert!(!exempt(labels("Rootfs-guard.allow-writable", "true")));
-        assert!(p.exempting_label(None, "bb", None).is_none());
+        assert!(p
+            .exempting_label(None, "bb", None, std::time::UNIX_EPOCH)
+            .is_none());
     }
 
     #[test]
@@ -407,7 +468,10 @@ mod tests {
         )
         .unwrap();
         let l = labels("w", "1");
-        let exempt = |image, user| p.exempting_label(Some(&l), image, user).is_some();
+        let exempt = |image, user| {
+            p.exempting_label(Some(&l), image, user, std::time::UNIX_EPOCH)
+                .is_some()
+        };
         assert!(exempt("reg.example/team/app:1", Some("ci")));
         assert!(exempt("nginx:1.25", Some("ci")));
         assert!(!exempt("nginx:1.26", Some("ci")));

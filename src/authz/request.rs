@@ -98,6 +98,8 @@ impl From<GoJsonError> for BodyError {
 pub struct RequestContext<'a> {
     pub request: &'a AuthZRequest,
     pub route: Route,
+    /// The instant the decision is made at (exception expiry).
+    pub now: std::time::SystemTime,
     body: OnceCell<Result<Vec<u8>, BodyError>>,
     create: OnceCell<Result<CreateBody, BodyError>>,
     exec: OnceCell<Result<ExecConfig, BodyError>>,
@@ -106,10 +108,11 @@ pub struct RequestContext<'a> {
 }
 
 impl<'a> RequestContext<'a> {
-    pub fn new(request: &'a AuthZRequest, route: Route) -> Self {
+    pub fn new(request: &'a AuthZRequest, route: Route, now: std::time::SystemTime) -> Self {
         RequestContext {
             request,
             route,
+            now,
             body: OnceCell::new(),
             create: OnceCell::new(),
             exec: OnceCell::new(),

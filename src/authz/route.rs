@@ -133,6 +133,16 @@ fn decode_path(raw: &str) -> Result<String, RouteError> {
 /// gorilla/mux's `cleanPath`: Go's `path.Clean`, keeping a trailing slash. dockerd answers an
 /// unclean path with a redirect, so deciding on the cleaned path can only be stricter.
 fn clean_path(p: &str) -> String {
+    let mut out = go_path_clean(p);
+    if p.ends_with('/') && out != "/" {
+        out.push('/');
+    }
+    out
+}
+
+/// Go's `path.Clean` of a path taken as absolute: no `//`, `.` or `..` (none above `/`), no
+/// trailing slash. Also how dockerd cleans a bind mount's source.
+pub fn go_path_clean(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for seg in p.split('/') {
         match seg {
@@ -143,13 +153,13 @@ fn clean_path(p: &str) -> String {
             s => parts.push(s),
         }
     }
+    if parts.is_empty() {
+        return "/".to_owned();
+    }
     let mut out = String::with_capacity(p.len() + 1);
     for s in &parts {
         out.push('/');
         out.push_str(s);
-    }
-    if out.is_empty() || (p.ends_with('/') && !parts.is_empty()) {
-        out.push('/');
     }
     out
 }

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 
-use crate::authz::decision::decide;
+use std::time::SystemTime;
+
+use crate::authz::decision::{decide_at, Decision};
 use crate::authz::policy::Policy;
 use crate::authz::wire::AuthZRequest;
 
@@ -39,6 +41,16 @@ pub(crate) fn request(
         request_headers: Some(headers),
         ..Default::default()
     }
+}
+
+/// The instant the core's table tests decide at (fixed: exceptions expire).
+pub(crate) fn test_now() -> SystemTime {
+    crate::authz::exceptions::parse_instant("2026-12-02T12:00:00Z").unwrap()
+}
+
+/// Decides at [`test_now`].
+pub(crate) fn decide(policy: &Policy, req: &AuthZRequest) -> Decision {
+    decide_at(policy, req, test_now())
 }
 
 pub(crate) fn verdict(req: &AuthZRequest) -> (bool, Option<&'static str>) {

@@ -29,6 +29,13 @@ pub struct AuditArgs {
     /// Containers inspected at once.
     #[arg(long, default_value_t = engine::audit::DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
+    /// List the policy's exceptions (id, owner, ticket, expiry, status) with how many
+    /// containers each exempts now, after the containers.
+    #[arg(long)]
+    pub exceptions: bool,
+    /// Judge exceptions as at this instant (RFC 3339 date-time or date) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
     /// Add to every readonly-rootfs violation how to run it read-only (see `advise`): an
     /// `advice` object per violating container in JSON, the advice after the table otherwise.
     #[arg(long)]
@@ -42,6 +49,7 @@ pub(super) fn run(args: AuditArgs) -> Result<ExitCode> {
         running_only: args.running,
         concurrency: args.concurrency.max(1),
         progress: std::io::stderr().is_terminal(),
+        now: now_setting(args.now.as_deref())?,
     };
     let report = runtime()?.block_on(async {
         let mut report = engine::audit::run(&client, &policy, &opts).await?;
@@ -63,6 +71,12 @@ pub(super) fn run(args: AuditArgs) -> Result<ExitCode> {
             for advice in report.containers.iter().filter_map(|r| r.advice.as_ref()) {
                 text.push('\n');
                 text.push_str(&engine::advise::render_text(advice));
+            }
+            if args.exceptions {
+                text.push('\n');
+                text.push_str(&engine::audit::exceptions::exceptions_table(
+                    &report.exceptions,
+                ));
             }
             text
         }

@@ -13,6 +13,9 @@ pub struct CheckArgs {
     /// Request URI as a client sends it (percent-encoded, optional version prefix and query).
     #[arg(long, default_value = "/containers/create")]
     pub uri: String,
+    /// Decide as at this instant (RFC 3339 date-time or date) instead of now: exceptions expire.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
     /// File with the request body, `-` for stdin; no body when omitted.
     #[arg(value_name = "BODY_FILE|-")]
     pub body: Option<String>,
@@ -20,6 +23,7 @@ pub struct CheckArgs {
 
 pub(super) fn run(args: CheckArgs) -> Result<ExitCode> {
     let policy = load_policy(args.policy.as_ref())?;
+    let now = now_setting(args.now.as_deref())?;
     let body = match args.body.as_deref() {
         None => None,
         Some("-") => {
@@ -48,7 +52,7 @@ pub(super) fn run(args: CheckArgs) -> Result<ExitCode> {
         request_headers: Some(headers),
         ..AuthZRequest::default()
     };
-    let decision = decide(&policy, &request);
+    let decision = decide_at(&policy, &request, now);
     println!("{}", serde_json::to_string_pretty(&decision)?);
     Ok(if decision.allow {
         ExitCode::SUCCESS

@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::authz::decision::decide;
+use crate::authz::decision::decide_at;
+use crate::authz::exceptions::parse_instant;
 use crate::authz::policy::{Policy, DEFAULT_POLICY_JSON};
 use crate::authz::wire::AuthZRequest;
 use crate::daemon::logging::{self, LogFormat};
@@ -151,4 +152,12 @@ fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
         Some(p) => daemon::load_policy_file(p)?,
         None => Policy::default(),
     })
+}
+
+/// `--now`: the instant offline commands judge exceptions at (default: the system clock).
+fn now_setting(flag: Option<&str>) -> Result<std::time::SystemTime> {
+    match flag {
+        Some(s) => parse_instant(s).map_err(|e| anyhow::anyhow!("--now: {e}")),
+        None => Ok(std::time::SystemTime::now()),
+    }
 }

@@ -64,6 +64,7 @@ pub fn log_decision(d: &Decision) {
     let rule = d.rule;
     let reason = d.message.as_deref().map(short);
     let exemption = d.exemption.as_deref();
+    let exception = d.exception.as_deref().map(short);
     let image = d.image.as_deref().filter(|s| !s.is_empty()).map(short);
     let name = d.container_name.as_deref().map(short);
     let path = short(&d.path);
@@ -76,6 +77,7 @@ pub fn log_decision(d: &Decision) {
                 rule,
                 reason,
                 exemption,
+                exception,
                 method,
                 path,
                 user,

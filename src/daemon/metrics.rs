@@ -11,7 +11,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,6 +67,12 @@ struct ResultLabels {
     result: &'static str,
 }
 
+/// An exception of the policy, by its id (bounded by the policy's entries).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExceptionLabels {
+    id: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PolicyLabels {
     fingerprint: String,
@@ -83,6 +89,8 @@ pub struct Metrics {
     reloads: Family<ResultLabels, Counter>,
     last_reload_ok: Gauge,
     policy_info: Family<PolicyLabels, Gauge>,
+    exemptions: Family<ExceptionLabels, Counter>,
+    exception_expiry: Family<ExceptionLabels, Gauge<f64, AtomicU64>>,
     watch_connected: Gauge,
     watch_violations: Counter,
     watch_stopped: Counter,
@@ -152,6 +160,18 @@ impl Metrics {
             "Whether the last policy reload succeeded (1) or the previous policy was kept (0)",
             last_reload_ok.clone(),
         );
+        let exemptions = Family::<ExceptionLabels, Counter>::default();
+        registry.register(
+            "exemptions",
+            "Requests that broke a rule and were allowed by an exception, by the exception's id",
+            exemptions.clone(),
+        );
+        let exception_expiry = Family::<ExceptionLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "exception_expiry_timestamp_seconds",
+            "When each exception of the policy in force stops exempting (unix time); exceptions without an expiry are absent",
+            exception_expiry.clone(),
+        );
         let policy_info = Family::<PolicyLabels, Gauge>::default();
         registry.register(
             "policy_info",
@@ -205,6 +225,8 @@ impl Metrics {
             reloads,
             last_reload_ok,
             policy_info,
+            exemptions,
+            exception_expiry,
             watch_connected,
             watch_violations,
             watch_stopped,
@@ -236,6 +258,11 @@ impl Metrics {
             };
             self.decisions.get_or_create(&labels).inc();
         }
+        if let Some(id) = &d.exception {
+            self.exemptions
+                .get_or_create(&ExceptionLabels { id: id.clone() })
+                .inc();
+        }
         self.decision_seconds.observe(took.as_secs_f64());
         if d.rule == Some(UNREADABLE_RULE) {
             self.request_error("unreadable-request");
@@ -257,6 +284,14 @@ impl Metrics {
         };
         self.policy_info.clear();
         self.policy_info.get_or_create(&labels).set(1);
+        self.exception_expiry.clear();
+        for e in &policy.allow_labels {
+            if let Some(expires) = e.expires {
+                self.exception_expiry
+                    .get_or_create(&ExceptionLabels { id: e.id() })
+                    .set(expires.unix_seconds());
+            }
+        }
         if let Ok(mut p) = self.policy.lock() {
             *p = (labels.fingerprint, labels.mode);
         }
@@ -480,11 +515,53 @@ impl WatchObserver for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authz::decision::decide;
     use crate::authz::wire::AuthZRequest;
+    use crate::decide;
 
     fn line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
         text.lines().find(|l| l.starts_with(prefix))
+    }
+
+    #[test]
+    fn exceptions_by_id_and_their_expiry() {
+        let m = Metrics::new();
+        let p = Policy::from_json(
+            r#"{"allow_labels":[{"id":"legacy-billing","key":"w","value":"1","expires":"2026-11-30"},{"id":"forever","key":"f","value":"1"}]}"#,
+            "p",
+        )
+        .unwrap();
+        m.policy_loaded(&p);
+        let create = |labels: &str| AuthZRequest {
+            request_method: "POST".into(),
+            request_uri: "/containers/create".into(),
+            request_body: Some(
+                base64_simd::STANDARD
+                    .encode_to_string(format!(r#"{{"Image":"bb","Labels":{labels}}}"#))
+                    .into(),
+            ),
+            ..Default::default()
+        };
+        let before = crate::authz::exceptions::parse_instant("2026-11-29").unwrap();
+        let d = crate::authz::decision::decide_at(&p, &create(r#"{"w":"1"}"#), before);
+        assert_eq!(d.exception.as_deref(), Some("legacy-billing"));
+        m.decision(&d, Duration::from_micros(30));
+        m.decision(&d, Duration::from_micros(30));
+        let text = m.encode();
+        assert_eq!(
+            line(&text, "rootfs_guard_exemptions_total{"),
+            Some("rootfs_guard_exemptions_total{id=\"legacy-billing\"} 2")
+        );
+        // 2026-12-01T00:00:00Z: the end of the day the policy names.
+        assert_eq!(
+            line(&text, "rootfs_guard_exception_expiry_timestamp_seconds{"),
+            Some("rootfs_guard_exception_expiry_timestamp_seconds{id=\"legacy-billing\"} 1796083200.0")
+        );
+        assert!(!text.contains("id=\"forever\""));
+        // A reload replaces the expiry series.
+        m.policy_loaded(&Policy::default());
+        assert!(!m
+            .encode()
+            .contains("rootfs_guard_exception_expiry_timestamp_seconds{"));
     }
 
     #[test]

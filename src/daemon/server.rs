@@ -22,7 +22,7 @@ use tokio::net::UnixListener;
 use tokio::sync::SemaphorePermit;
 use tracing::warn;
 
-use crate::authz::decision::{decide, Decision};
+use crate::authz::decision::{decide_at, Decision};
 use crate::authz::wire::{ActivateResponse, AuthZRequest, AuthZResponse, PLUGIN_CONTENT_TYPE};
 use crate::daemon::logging::log_decision;
 use crate::daemon::state::{State, DECISION_SLOT_BYTES};
@@ -176,7 +176,7 @@ async fn authz_request(req: Request<Incoming>, state: &State) -> Decision {
     };
     let policy = state.policy.load();
     match AuthZRequest::from_json(&bytes) {
-        Ok(authz) => decide(&policy, &authz),
+        Ok(authz) => decide_at(&policy, &authz, state.clock.now()),
         Err(e) => Decision::unreadable(
             &policy,
             "authz-request",

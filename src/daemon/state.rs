@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
@@ -101,9 +101,25 @@ impl PolicyStore {
     }
 }
 
+/// Where the daemon's decisions take their instant from (exceptions expire while it runs).
+pub trait Clock: Send + Sync {
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
 /// Shared state of the request handlers.
 pub struct State {
     pub policy: PolicyStore,
+    /// The clock decisions read once each.
+    pub clock: Arc<dyn Clock>,
     pub limits: Limits,
     /// Counts every decision; exported only when `serve --metrics-addr` is given.
     pub metrics: Arc<Metrics>,
@@ -122,6 +138,7 @@ impl State {
         metrics.policy_loaded(&policy.current());
         Arc::new(State {
             policy,
+            clock: Arc::new(SystemClock),
             limits,
             metrics,
             decisions: Semaphore::new(slots),

@@ -3,23 +3,40 @@
 //! Enforcement at create time cannot see containers created before the guard ran, while it was
 //! off, or by swarm on another manager's orders. The audit reads every container from the Engine
 //! API and judges it with [`assess_container`], the function the create rule uses, so audit and
-//! enforcement never disagree. Everything but [`run`] is pure: inspect output in, rows and text out.
+//! enforcement never disagree. It names the containers the classic builder left ([`leftover`]) and
+//! the volumes that bind a protected root ([`volumes`]). Everything but [`run`] is pure: inspect
+//! output in, rows and text out.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::authz::model::{HostPathMount, HostPathVia, Labels};
 use crate::authz::policy::Policy;
-use crate::authz::rules::assess::{assess_container, remount_risk, Assessment, ContainerFacts};
+use crate::authz::rules::assess::{
+    assess_container, remount_risk, Assessment, ContainerFacts, ROOT_BIND,
+};
 use crate::engine::client::{short_id, ContainerInspect, DockerClient, DockerError};
 
-/// Version of the JSON report's schema; bumped only on incompatible changes.
+pub mod exceptions;
+pub mod leftover;
+pub mod volumes;
+
+use exceptions::{exception_rows, ExceptionRef, ExceptionRow};
+
+pub use leftover::{is_build_leftover, LEGACY_BUILD};
+pub use volumes::{assess_volume, VolumeRow};
+
+/// Version of the JSON report's schema; bumped only on incompatible changes (new keys, such as
+/// `build_leftover` and `volumes`, are not).
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Exceptions expiring this soon are reported as `expiring`.
+pub const EXPIRING_WITHIN: Duration = Duration::from_secs(14 * 86_400);
 /// Swarm's labels on task containers.
 pub const SWARM_SERVICE_LABEL: &str = "com.docker.swarm.service.name";
 pub const SWARM_TASK_LABEL: &str = "com.docker.swarm.task.name";
@@ -59,12 +76,17 @@ pub struct Row {
     pub readonly_rootfs: bool,
     /// The allowlist entry that exempts the container (only when the verdict is `exempt`).
     pub exemption: Option<String>,
+    /// That entry: its id, owner and expiry (only when the verdict is `exempt`).
+    pub exception: Option<ExceptionRef>,
     /// What lets the container remount `/` read-write (`--privileged`, `--cap-add SYS_ADMIN`).
     pub remount_risk: Option<String>,
     pub swarm_service: Option<String>,
     pub swarm_task: Option<String>,
+    /// The container has the shape the classic builder leaves (a build step's container).
+    pub build_leftover: bool,
     pub verdict: Verdict,
-    /// The rule broken (`readonly-rootfs`, `remount`) when the verdict is `violation`.
+    /// The rule broken (`root-bind`, `legacy-build`, `readonly-rootfs`, `remount`) when the
+    /// verdict is `violation`.
     pub rule: Option<&'static str>,
     /// What to do about it, as a create would be told.
     pub message: Option<String>,
@@ -90,8 +112,12 @@ pub fn bind_host_paths(c: &ContainerInspect) -> Vec<HostPathMount> {
         .collect()
 }
 
-/// The facts the rules judge, read from an inspected container. The creator is unknown.
-pub fn facts<'a>(c: &'a ContainerInspect, host_paths: &'a [HostPathMount]) -> ContainerFacts<'a> {
+/// The facts the rules judge, read from an inspected container at `now`. The creator is unknown.
+pub fn facts<'a>(
+    c: &'a ContainerInspect,
+    host_paths: &'a [HostPathMount],
+    now: SystemTime,
+) -> ContainerFacts<'a> {
     let hc = c.host_config.as_ref();
     let config = c.config.as_ref();
     ContainerFacts {
@@ -104,24 +130,49 @@ pub fn facts<'a>(c: &'a ContainerInspect, host_paths: &'a [HostPathMount]) -> Co
         image: config.map_or("", |c| c.image.as_str()),
         user: None,
         host_paths,
+        now,
     }
 }
 
-/// Judges one inspected container.
+/// Judges one inspected container now.
 pub fn assess(policy: &Policy, c: &ContainerInspect) -> Row {
+    assess_at(policy, c, SystemTime::now())
+}
+
+/// Judges one inspected container at `now` (one instant for a whole audit). A classic-builder
+/// leftover is a `legacy-build` violation (while that rule is on) whatever its labels: they are
+/// the Dockerfile's, not a creator's choice.
+pub fn assess_at(policy: &Policy, c: &ContainerInspect, now: SystemTime) -> Row {
     let host_paths = bind_host_paths(c);
-    let f = facts(c, &host_paths);
+    let f = facts(c, &host_paths, now);
     let label = |key: &str| f.labels.and_then(|l| l.label(key)).map(str::to_owned);
-    let (verdict, exemption, rule, message) = match assess_container(policy, &f) {
+    let name = c.name.strip_prefix('/').unwrap_or(&c.name).to_owned();
+    let build_leftover = is_build_leftover(c);
+    let mut assessment = assess_container(policy, &f);
+    if build_leftover && policy.rules.legacy_build {
+        let root_bind =
+            matches!(&assessment, Assessment::Violation { rule, .. } if *rule == ROOT_BIND);
+        if !root_bind {
+            assessment = Assessment::Violation {
+                rule: LEGACY_BUILD,
+                message: leftover::leftover_message(&name),
+            };
+        }
+    }
+    let mut exception = None;
+    let (verdict, exemption, rule, message) = match assessment {
         Assessment::Compliant => (Verdict::Compliant, None, None, None),
-        Assessment::Exempt(entry) => (Verdict::Exempt, Some(entry), None, None),
+        Assessment::Exempt(e) => {
+            exception = policy.exception(&e.exception_id).map(ExceptionRef::of);
+            (Verdict::Exempt, Some(e.description), None, None)
+        }
         Assessment::Violation { rule, message } => {
             (Verdict::Violation, None, Some(rule), Some(message))
         }
     };
     Row {
         id: c.id.clone(),
-        name: c.name.strip_prefix('/').unwrap_or(&c.name).to_owned(),
+        name,
         image: f.image.to_owned(),
         state: c
             .state
@@ -130,9 +181,11 @@ pub fn assess(policy: &Policy, c: &ContainerInspect) -> Row {
             .unwrap_or_default(),
         readonly_rootfs: f.readonly_rootfs,
         exemption,
+        exception,
         remount_risk: remount_risk(&f),
         swarm_service: label(SWARM_SERVICE_LABEL),
         swarm_task: label(SWARM_TASK_LABEL),
+        build_leftover,
         verdict,
         rule,
         message,
@@ -150,7 +203,12 @@ pub struct Report {
     pub summary: Summary,
     /// Sorted by name.
     pub containers: Vec<Row>,
-    /// Containers that could not be inspected (the audit is incomplete: exit status 2).
+    /// Every volume, sorted by name; a `violation` binds a protected root.
+    pub volumes: Vec<VolumeRow>,
+    /// Every exception of the policy, with how many of these containers it exempts now.
+    pub exceptions: Vec<ExceptionRow>,
+    /// Containers that could not be inspected, or the volumes not listed (the audit is
+    /// incomplete: exit status 2).
     pub errors: Vec<String>,
 }
 
@@ -169,9 +227,16 @@ pub struct Summary {
 }
 
 impl Report {
-    /// A report from judged rows (sorted here) and the errors met.
-    pub fn new(host: String, policy: &Policy, mut rows: Vec<Row>, errors: Vec<String>) -> Report {
+    /// A report from judged rows and volumes (sorted here) and the errors met.
+    pub fn new(
+        host: String,
+        policy: &Policy,
+        mut rows: Vec<Row>,
+        mut volumes: Vec<VolumeRow>,
+        errors: Vec<String>,
+    ) -> Report {
         rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        volumes.sort_by(|a, b| a.name.cmp(&b.name));
         let mut summary = Summary {
             containers: rows.len(),
             ..Summary::default()
@@ -191,16 +256,26 @@ impl Report {
                 mode: policy.mode.to_string(),
             },
             summary,
+            exceptions: exception_rows(policy, &rows, SystemTime::now(), EXPIRING_WITHIN),
             containers: rows,
+            volumes,
             errors,
         }
     }
 
-    /// 0 all compliant or exempt, 1 violations, 2 incomplete (some container not inspected).
+    /// The volumes that break a rule.
+    pub fn volume_violations(&self) -> impl Iterator<Item = &VolumeRow> {
+        self.volumes
+            .iter()
+            .filter(|v| v.verdict == Verdict::Violation)
+    }
+
+    /// 0 all compliant or exempt, 1 violations (containers or volumes), 2 incomplete (some
+    /// container not inspected, the volumes not listed).
     pub fn exit_code(&self) -> u8 {
         if !self.errors.is_empty() {
             2
-        } else if self.summary.violation > 0 {
+        } else if self.summary.violation > 0 || self.volume_violations().next().is_some() {
             1
         } else {
             0
@@ -213,9 +288,10 @@ impl Report {
     }
 
     /// The report as an aligned table followed by a summary line; `colour` adds ANSI colours to
-    /// the verdicts (only for a terminal).
+    /// the verdicts (only for a terminal). Volumes that break a rule follow in a table of their
+    /// own (nothing is printed for volumes when none does).
     pub fn to_table(&self, colour: bool) -> String {
-        const HEADERS: [&str; 9] = [
+        const HEADERS: [&str; 10] = [
             "ID",
             "NAME",
             "IMAGE",
@@ -224,65 +300,123 @@ impl Report {
             "EXEMPTION",
             "REMOUNT-RISK",
             "SERVICE",
+            "BUILD-LEFTOVER",
             "VERDICT",
         ];
         let dash = |v: &Option<String>| v.as_deref().map_or("-".to_owned(), cell);
-        let cells: Vec<[String; 9]> = self
+        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+        let rows: Vec<(Vec<String>, Verdict)> = self
             .containers
             .iter()
             .map(|r| {
-                [
+                let fields = vec![
                     short_id(&r.id).to_owned(),
                     cell(&r.name),
                     cell(&r.image),
                     cell(&r.state),
-                    if r.readonly_rootfs { "yes" } else { "no" }.to_owned(),
-                    dash(&r.exemption),
+                    yes_no(r.readonly_rootfs),
+                    match &r.exception {
+                        Some(x) => cell(&x.cell()),
+                        None => dash(&r.exemption),
+                    },
                     dash(&r.remount_risk),
                     dash(&r.swarm_service),
+                    yes_no(r.build_leftover),
                     r.verdict.as_str().to_owned(),
-                ]
+                ];
+                (fields, r.verdict)
             })
             .collect();
-        let mut widths = HEADERS.map(|h| h.chars().count());
-        for row in &cells {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
         let mut out = String::new();
-        let mut line = |fields: &[String], verdict: Option<Verdict>| {
-            for (i, (field, width)) in fields.iter().zip(widths).enumerate() {
-                let last = i == fields.len() - 1;
-                let (pre, post) = match (colour, verdict, last) {
-                    (true, Some(v), true) => (ansi(v), "\x1b[0m"),
-                    _ => ("", ""),
-                };
-                out.push_str(pre);
-                out.push_str(field);
-                out.push_str(post);
-                if !last {
-                    let pad = width - field.chars().count() + 2;
-                    out.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            out.push('\n');
-        };
-        line(&HEADERS.map(str::to_owned), None);
-        for (row, r) in cells.iter().zip(&self.containers) {
-            line(row, Some(r.verdict));
-        }
+        aligned(&mut out, &HEADERS, &rows, HEADERS.len() - 1, colour);
         let s = &self.summary;
         out.push_str(&format!(
             "{} container{}: {} compliant, {} exempt, {} violation{}\n",
             s.containers,
-            if s.containers == 1 { "" } else { "s" },
+            plural(s.containers),
             s.compliant,
             s.exempt,
             s.violation,
-            if s.violation == 1 { "" } else { "s" },
+            plural(s.violation),
         ));
+        let bad: Vec<(Vec<String>, Verdict)> = self
+            .volume_violations()
+            .map(|v| {
+                let message = v.message.as_deref().unwrap_or_default();
+                let fields = vec![
+                    cell(&v.name),
+                    cell(&v.driver),
+                    v.verdict.as_str().to_owned(),
+                    message.chars().filter(|c| !c.is_control()).collect(),
+                ];
+                (fields, v.verdict)
+            })
+            .collect();
+        if !bad.is_empty() {
+            out.push('\n');
+            aligned(
+                &mut out,
+                &["VOLUME", "DRIVER", "VERDICT", "MESSAGE"],
+                &bad,
+                2,
+                colour,
+            );
+            out.push_str(&format!(
+                "{} volume{}: {} violation{}\n",
+                self.volumes.len(),
+                plural(self.volumes.len()),
+                bad.len(),
+                plural(bad.len()),
+            ));
+        }
         out
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Appends a header and rows in aligned columns (two spaces apart, the last column unpadded),
+/// with the verdict in column `verdict_col` coloured when `colour`.
+fn aligned(
+    out: &mut String,
+    headers: &[&str],
+    rows: &[(Vec<String>, Verdict)],
+    verdict_col: usize,
+    colour: bool,
+) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for (fields, _) in rows {
+        for (w, c) in widths.iter_mut().zip(fields) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut line = |fields: &[String], verdict: Option<Verdict>| {
+        for (i, (field, width)) in fields.iter().zip(&widths).enumerate() {
+            let last = i == fields.len() - 1;
+            let (pre, post) = match (colour, verdict) {
+                (true, Some(v)) if i == verdict_col => (ansi(v), "\x1b[0m"),
+                _ => ("", ""),
+            };
+            out.push_str(pre);
+            out.push_str(field);
+            out.push_str(post);
+            if !last {
+                let pad = width - field.chars().count() + 2;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    };
+    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    line(&header, None);
+    for (fields, verdict) in rows {
+        line(fields, Some(*verdict));
     }
 }
 
@@ -314,11 +448,14 @@ pub struct Options {
     pub concurrency: usize,
     /// Show progress on stderr when the audit takes a while (set when stderr is a terminal).
     pub progress: bool,
+    /// The instant every container is judged at (exceptions expire).
+    pub now: SystemTime,
 }
 
-/// Lists and inspects the containers (at most `concurrency` inspects at once) and judges them.
-/// Fails only when the daemon cannot be listed; a container that cannot be inspected is an error
-/// in the report, one removed meanwhile is left out.
+/// Lists and inspects the containers (at most `concurrency` inspects at once) and judges them,
+/// then lists and judges the volumes (all of them, `running_only` or not). Fails only when the
+/// containers cannot be listed; a container that cannot be inspected, or volumes that cannot be
+/// listed, are errors in the report; a container removed meanwhile is left out.
 pub async fn run(
     client: &DockerClient,
     policy: &Policy,
@@ -342,7 +479,7 @@ pub async fn run(
     let mut errors = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((_, Ok(Some(c)))) => rows.push(assess(policy, &c)),
+            Ok((_, Ok(Some(c)))) => rows.push(assess_at(policy, &c, opts.now)),
             Ok((_, Ok(None))) => {} // removed between the list and the inspect
             Ok((id, Err(e))) => {
                 errors.insert(id, e.to_string());
@@ -354,12 +491,17 @@ pub async fn run(
         progress.tick();
     }
     progress.finish();
-    Ok(Report::new(
-        client.host(),
-        policy,
-        rows,
-        errors.into_values().collect(),
-    ))
+    let mut errors: Vec<String> = errors.into_values().collect();
+    let volumes = match client.list_volumes().await {
+        Ok(list) => list.iter().map(|v| assess_volume(policy, v)).collect(),
+        Err(e) => {
+            errors.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let mut report = Report::new(client.host(), policy, rows, volumes, errors);
+    report.exceptions = exception_rows(policy, &report.containers, opts.now, EXPIRING_WITHIN);
+    Ok(report)
 }
 
 /// "inspected N/M" on stderr, only on a terminal and only once the audit has taken a moment.
@@ -410,220 +552,4 @@ impl Progress {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::client::{InspectConfig, InspectHostConfig, InspectState};
-
-    fn container(
-        id: &str,
-        name: &str,
-        readonly: bool,
-        privileged: bool,
-        caps: &[&str],
-        labels: &[(&str, &str)],
-    ) -> ContainerInspect {
-        ContainerInspect {
-            id: id.to_owned(),
-            name: format!("/{name}"),
-            state: Some(InspectState {
-                status: "running".into(),
-            }),
-            config: Some(InspectConfig {
-                image: "bb:latest".into(),
-                labels: (!labels.is_empty()).then(|| {
-                    labels
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect()
-                }),
-            }),
-            host_config: Some(InspectHostConfig {
-                readonly_rootfs: readonly,
-                privileged,
-                cap_add: (!caps.is_empty()).then(|| caps.iter().map(|c| c.to_string()).collect()),
-            }),
-            mounts: None,
-        }
-    }
-
-    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-    fn mix() -> Vec<ContainerInspect> {
-        vec![
-            container(ID, "ro", true, false, &[], &[]),
-            container(
-                ID,
-                "exempt",
-                false,
-                false,
-                &[],
-                &[("rootfs-guard.allow-writable", "true")],
-            ),
-            container(ID, "writable", false, false, &[], &[]),
-            container(ID, "remount", true, false, &["SYS_ADMIN"], &[]),
-            container(
-                ID,
-                "task",
-                false,
-                true,
-                &[],
-                &[
-                    (SWARM_SERVICE_LABEL, "svc"),
-                    (SWARM_TASK_LABEL, "svc.1.abc"),
-                ],
-            ),
-        ]
-    }
-
-    #[test]
-    fn verdicts_match_the_create_rule() {
-        let p = Policy::default();
-        let rows: Vec<Row> = mix().iter().map(|c| assess(&p, c)).collect();
-        let got: Vec<(&str, Verdict, Option<&str>)> = rows
-            .iter()
-            .map(|r| (r.name.as_str(), r.verdict, r.rule))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("ro", Verdict::Compliant, None),
-                ("exempt", Verdict::Exempt, None),
-                ("writable", Verdict::Violation, Some("readonly-rootfs")),
-                ("remount", Verdict::Violation, Some("remount")),
-                ("task", Verdict::Violation, Some("readonly-rootfs")),
-            ]
-        );
-        assert_eq!(
-            rows[1].exemption.as_deref(),
-            Some("label rootfs-guard.allow-writable=true")
-        );
-        assert_eq!(rows[3].remount_risk.as_deref(), Some("--cap-add SYS_ADMIN"));
-        assert_eq!(rows[4].remount_risk.as_deref(), Some("--privileged"));
-        assert_eq!(rows[4].swarm_service.as_deref(), Some("svc"));
-        assert_eq!(rows[4].swarm_task.as_deref(), Some("svc.1.abc"));
-        assert_eq!(rows[0].image, "bb:latest");
-        assert!(rows[2].message.as_deref().unwrap().contains("--read-only"));
-    }
-
-    #[test]
-    fn users_scoped_exemption_is_flagged_unverifiable() {
-        let p = Policy::from_json(
-            r#"{"allow_labels":[{"key":"w","value":"1","users":["ci"]}]}"#,
-            "p",
-        )
-        .unwrap();
-        let row = assess(&p, &container(ID, "x", false, false, &[], &[("w", "1")]));
-        assert_eq!(row.verdict, Verdict::Exempt);
-        assert!(row.exemption.unwrap().contains("creator not verifiable"));
-    }
-
-    #[test]
-    fn missing_sections_are_a_writable_container() {
-        let p = Policy::default();
-        let c = ContainerInspect {
-            id: ID.into(),
-            ..Default::default()
-        };
-        let row = assess(&p, &c);
-        assert_eq!(row.verdict, Verdict::Violation);
-        assert_eq!(row.state, "");
-        assert_eq!(row.name, "");
-    }
-
-    fn report() -> Report {
-        let p = Policy::default();
-        let rows = mix().iter().map(|c| assess(&p, c)).collect();
-        Report::new("unix:///d.sock".into(), &p, rows, vec![])
-    }
-
-    #[test]
-    fn exit_codes() {
-        let p = Policy::default();
-        assert_eq!(report().exit_code(), 1);
-        let ok = Report::new(
-            "h".into(),
-            &p,
-            vec![assess(&p, &mix()[0]), assess(&p, &mix()[1])],
-            vec![],
-        );
-        assert_eq!(ok.exit_code(), 0);
-        let empty = Report::new("h".into(), &p, vec![], vec![]);
-        assert_eq!(empty.exit_code(), 0);
-        let partial = Report::new("h".into(), &p, vec![], vec!["inspect x: boom".into()]);
-        assert_eq!(partial.exit_code(), 2);
-    }
-
-    #[test]
-    fn table_is_aligned_and_sorted() {
-        let table = report().to_table(false);
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 7, "{table}");
-        assert!(lines[0].starts_with("ID "), "{table}");
-        let verdict_col = lines[0].find("VERDICT").unwrap();
-        for l in &lines[1..6] {
-            assert!(l.starts_with("0123456789ab  "), "{l}");
-            let v = &l[verdict_col..];
-            assert!(["compliant", "exempt", "violation"].contains(&v), "{l}");
-        }
-        let names: Vec<&str> = lines[1..6]
-            .iter()
-            .map(|l| l.split_whitespace().nth(1).unwrap())
-            .collect();
-        assert_eq!(names, ["exempt", "remount", "ro", "task", "writable"]);
-        assert_eq!(
-            lines[6],
-            "5 containers: 1 compliant, 1 exempt, 3 violations"
-        );
-        assert!(!table.contains('\x1b'));
-        let coloured = report().to_table(true);
-        assert!(coloured.contains("\x1b[1;31mviolation\x1b[0m"));
-    }
-
-    #[test]
-    fn cells_are_cleaned_and_cut() {
-        assert_eq!(cell("a\u{1b}[31mb\nc"), "a[31mbc");
-        let long = "x".repeat(100);
-        assert_eq!(cell(&long).chars().count(), 48);
-        assert!(cell(&long).ends_with('…'));
-    }
-
-    #[test]
-    fn json_schema_is_stable() {
-        let v: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
-        assert_eq!(v["schema_version"], 1);
-        assert_eq!(v["host"], "unix:///d.sock");
-        assert_eq!(v["policy"]["mode"], "enforce");
-        assert_eq!(v["policy"]["fingerprint"], Policy::default().fingerprint());
-        assert_eq!(
-            v["summary"],
-            serde_json::json!({"containers":5,"compliant":1,"exempt":1,"violation":3})
-        );
-        assert_eq!(v["errors"], serde_json::json!([]));
-        let remount = &v["containers"][1];
-        let keys: Vec<&String> = remount.as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            [
-                "exemption",
-                "id",
-                "image",
-                "message",
-                "name",
-                "readonly_rootfs",
-                "remount_risk",
-                "rule",
-                "state",
-                "swarm_service",
-                "swarm_task",
-                "verdict"
-            ]
-        );
-        assert_eq!(remount["id"], ID);
-        assert_eq!(remount["name"], "remount");
-        assert_eq!(remount["verdict"], "violation");
-        assert_eq!(remount["rule"], "remount");
-        assert_eq!(remount["remount_risk"], "--cap-add SYS_ADMIN");
-        assert_eq!(remount["exemption"], serde_json::Value::Null);
-        assert_eq!(remount["readonly_rootfs"], true);
-    }
-}
+mod tests;

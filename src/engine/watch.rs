@@ -79,6 +79,9 @@ impl Report {
         if let Some(s) = &c.swarm_service {
             line.push_str(&format!(" service={}", printable(s)));
         }
+        if c.build_leftover {
+            line.push_str(" build_leftover");
+        }
         if self.stopped {
             line.push_str(" stopped");
         }
@@ -329,6 +332,7 @@ fn emit(output: Output, r: &Report) {
                 rule = c.rule.unwrap_or("-"),
                 remount_risk = c.remount_risk.as_deref(),
                 service = c.swarm_service.as_deref().map(printable),
+                build_leftover = c.build_leftover,
                 stopped = r.stopped,
                 "violating container"
             );
@@ -398,7 +402,7 @@ mod tests {
             name: "/web app".into(),
             config: Some(InspectConfig {
                 image: "bb:latest".into(),
-                labels: None,
+                ..Default::default()
             }),
             host_config: Some(InspectHostConfig {
                 privileged: true,
@@ -429,5 +433,17 @@ mod tests {
         assert_eq!(v["verdict"], "violation");
         assert_eq!(v["id"], "0123456789abcdef");
         assert_eq!(v["rule"], "readonly-rootfs");
+        assert_eq!(v["build_leftover"], false);
+
+        // A classic builder's RUN container, as it starts (`docker start` of a leftover).
+        let mut r = writable();
+        r.event = "start".into();
+        r.container.build_leftover = true;
+        r.container.rule = Some("legacy-build");
+        assert_eq!(
+            r.text_line(),
+            "violation 0123456789ab name=webapp image=bb:latest event=start \
+             rule=legacy-build remount_risk=\"--privileged\" build_leftover"
+        );
     }
 }

@@ -5,7 +5,7 @@
 // the reference that tests/go_oracle.rs runs the generated bodies through; any body where the Rust
 // reading is laxer than Go's is a bypass.
 //
-// Input (stdin), repeated: a header line "<kind> <length>\n" (kind: create, service or exec)
+// Input (stdin), repeated: a header line "<kind> <length>\n" (kind: create, service, exec or volume)
 // followed by exactly <length> raw body bytes. Output (stdout): one JSON object per body, in order.
 package main
 
@@ -39,13 +39,14 @@ type hostView struct {
 	Remount  bool              `json:"remount"`
 	Labels   map[string]string `json:"labels"`
 	Image    string            `json:"image"`
+	Paths    []hostPath        `json:"paths"`
 }
 
 type createOut struct {
 	V20 hostView `json:"v20"`
 	V27 hostView `json:"v27"`
 	// TopLevelErr: decoding only the top-level HostConfig fields rootfs-guard models
-	// (ReadonlyRootfs, Privileged, CapAdd) already fails, so 20.10 refuses the body over one of
+	// (ReadonlyRootfs, Privileged, CapAdd, Binds, Mounts) already fails, so 20.10 refuses the body over one of
 	// them whatever other error it reports first.
 	TopLevelErr bool `json:"toperr"`
 }
@@ -57,9 +58,24 @@ type topLevelProbe struct {
 }
 
 type ProbeHostConfig struct {
+	Binds          []string
 	CapAdd         StrSlice
 	Privileged     bool
 	ReadonlyRootfs bool
+	Mounts         []ProbeMount
+}
+
+// ProbeMount is the part of mount.Mount that rootfs-guard models.
+type ProbeMount struct {
+	Type          string
+	Source        string
+	ReadOnly      bool
+	VolumeOptions *struct {
+		DriverConfig *struct {
+			Name    string
+			Options map[string]string
+		}
+	}
 }
 
 type serviceOut struct {
@@ -70,6 +86,21 @@ type serviceOut struct {
 	Remount  bool              `json:"remount"`
 	Labels   map[string]string `json:"labels"`
 	Image    string            `json:"image"`
+	Paths    []hostPath        `json:"paths"`
+	// What the TaskTemplate says about the task being something other than a container.
+	Runtime string `json:"runtime"`
+	Plugin  bool   `json:"plugin"`
+	NetAtt  bool   `json:"netatt"`
+	// NonContainer: rootfs-guard's service-runtime verdict, derived here from Go's reading.
+	NonContainer bool `json:"noncontainer"`
+}
+
+type volumeOut struct {
+	decodeResult
+	Name   string            `json:"name"`
+	Driver string            `json:"driver"`
+	Opts   map[string]string `json:"opts"`
+	Paths  []hostPath        `json:"paths"`
 }
 
 type execOut struct {
@@ -119,8 +150,102 @@ func remount(caps []string) bool {
 	return false
 }
 
+// hostPath is one host path a container would mount, derived from Go's decoded structs the way
+// src/authz/model/mount.rs derives it from Rust's (bind_host_path, mount_host_paths,
+// local_volume_host_paths): the same string operations, so any difference is a decoding one.
+type hostPath struct {
+	Source   string `json:"s"`
+	Writable bool   `json:"w"`
+	Via      string `json:"via"` // bind, volume-options
+}
+
+// bindHostPath splits one Binds entry as dockerd's Linux parser does (src:dst[:mode]); only an
+// absolute src is a host path, writable unless the mode list has "ro".
+func bindHostPath(spec string) (hostPath, bool) {
+	parts := strings.Split(spec, ":")
+	var source, mode string
+	switch len(parts) {
+	case 2:
+		source = parts[0]
+	case 3:
+		source, mode = parts[0], parts[2]
+	default:
+		return hostPath{}, false
+	}
+	if !strings.HasPrefix(source, "/") {
+		return hostPath{}, false
+	}
+	writable := true
+	for _, m := range strings.Split(mode, ",") {
+		if m == "ro" {
+			writable = false
+		}
+	}
+	return hostPath{Source: source, Writable: writable, Via: "bind"}, true
+}
+
+func mountHostPaths(m *Mount, out []hostPath) []hostPath {
+	switch m.Type {
+	case "bind":
+		out = append(out, hostPath{Source: m.Source, Writable: !m.ReadOnly, Via: "bind"})
+	case "volume":
+		if m.VolumeOptions != nil && m.VolumeOptions.DriverConfig != nil &&
+			m.VolumeOptions.DriverConfig.Options != nil {
+			dc := m.VolumeOptions.DriverConfig
+			out = localVolumeHostPaths(dc.Name, dc.Options, out)
+		}
+	}
+	return out
+}
+
+// localVolumeHostPaths: the host paths a local-driver volume with these options mounts.
+func localVolumeHostPaths(driver string, opts map[string]string, out []hostPath) []hostPath {
+	if !(driver == "" || driver == "local") {
+		return out
+	}
+	o := opts["o"]
+	binds := opts["type"] == "none"
+	for _, x := range strings.Split(o, ",") {
+		if x == "bind" || x == "rbind" {
+			binds = true
+		}
+	}
+	push := func(p string) {
+		out = append(out, hostPath{Source: p, Writable: true, Via: "volume-options"})
+	}
+	if device, ok := opts["device"]; ok && (binds || strings.HasPrefix(device, "/")) {
+		push(device)
+	}
+	for _, opt := range strings.Split(o, ",") {
+		if _, value, ok := strings.Cut(opt, "="); ok {
+			for _, p := range strings.Split(value, ":") {
+				if strings.HasPrefix(p, "/") {
+					push(p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func hostConfigPaths(hc *HostConfig) []hostPath {
+	out := []hostPath{}
+	if hc == nil {
+		return out
+	}
+	for _, b := range hc.Binds {
+		if p, ok := bindHostPath(b); ok {
+			out = append(out, p)
+		}
+	}
+	for i := range hc.Mounts {
+		out = mountHostPaths(&hc.Mounts[i], out)
+	}
+	return out
+}
+
 func view(res decodeResult, cfg *Config, hc *HostConfig) hostView {
-	v := hostView{decodeResult: res}
+	v := hostView{decodeResult: res, Paths: []hostPath{}}
 	if res.Err != nil {
 		return v
 	}
@@ -135,6 +260,7 @@ func view(res decodeResult, cfg *Config, hc *HostConfig) hostView {
 		v.Caps = hc.CapAdd
 		v.Remount = remount(hc.CapAdd)
 	}
+	v.Paths = hostConfigPaths(hc)
 	return v
 }
 
@@ -154,15 +280,38 @@ func doCreate(body []byte) interface{} {
 
 func doService(body []byte) interface{} {
 	var spec ServiceSpec
-	out := serviceOut{decodeResult: decode(body, &spec)}
+	out := serviceOut{decodeResult: decode(body, &spec), Paths: []hostPath{}}
 	if out.Err == nil {
-		if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+		task := &spec.TaskTemplate
+		out.Runtime = task.Runtime
+		out.Plugin = task.PluginSpec != nil
+		out.NetAtt = task.NetworkAttachmentSpec != nil
+		out.NonContainer = !(task.Runtime == "" || task.Runtime == "container") ||
+			task.PluginSpec != nil || task.NetworkAttachmentSpec != nil
+		if cs := task.ContainerSpec; cs != nil {
+			for i := range cs.Mounts {
+				out.Paths = mountHostPaths(&cs.Mounts[i], out.Paths)
+			}
 			out.CS = true
 			out.Readonly = cs.ReadOnly
 			out.Caps = cs.CapabilityAdd
 			out.Remount = remount(cs.CapabilityAdd)
 			out.Labels = cs.Labels
 			out.Image = cs.Image
+		}
+	}
+	return out
+}
+
+func doVolume(body []byte) interface{} {
+	var vc VolumeCreateBody
+	out := volumeOut{decodeResult: decode(body, &vc), Paths: []hostPath{}}
+	if out.Err == nil {
+		out.Name = vc.Name
+		out.Driver = vc.Driver
+		out.Opts = vc.DriverOpts
+		if vc.DriverOpts != nil {
+			out.Paths = localVolumeHostPaths(vc.Driver, vc.DriverOpts, out.Paths)
 		}
 	}
 	return out
@@ -213,6 +362,8 @@ func main() {
 			res = doService(body)
 		case "exec":
 			res = doExec(body)
+		case "volume":
+			res = doVolume(body)
 		default:
 			fail("record %d: unknown kind %q", n, kind)
 		}

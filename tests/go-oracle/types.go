@@ -1,8 +1,8 @@
 // Package main: dockerd 20.10's request types, restated for the differential oracle.
 //
 // Why this file exists: the oracle must decode bodies into structs whose Go field names, JSON tags,
-// types and embedding are those of dockerd 20.10.24 (moby api/types/container, api/types/swarm,
-// api/types/configs.go, api/types/strslice, runconfig), because encoding/json's behaviour —
+// types and embedding are those of dockerd 20.10.24 (moby api/types/container, api/types/mount,
+// api/types/swarm, api/types/volume, api/types/configs.go, api/types/strslice, runconfig), because encoding/json's behaviour —
 // which key lands in which field, which value type is an error, what merges — follows from exactly
 // those. Every field is declared, modelled or not: an unmodelled field of the wrong JSON type still
 // makes dockerd refuse the body. Comments here are ours; the layout is dockerd's.
@@ -519,4 +519,15 @@ type ServiceSpec struct {
 	RollbackConfig *UpdateConfig             `json:",omitempty"`
 	Networks       []NetworkAttachmentConfig `json:",omitempty"`
 	EndpointSpec   *EndpointSpec             `json:",omitempty"`
+}
+
+// ---- api/types/volume ----
+
+// VolumeCreateBody is volume.VolumeCreateBody in dockerd 20.10 (the body of POST /volumes/create;
+// 23+ renames it volume.CreateOptions and adds ClusterVolumeSpec, which no rule reads).
+type VolumeCreateBody struct {
+	Driver     string            `json:"Driver"`
+	DriverOpts map[string]string `json:"DriverOpts"`
+	Labels     map[string]string `json:"Labels"`
+	Name       string            `json:"Name"`
 }

@@ -189,25 +189,7 @@ pub fn local_volume_host_paths<'a>(
 
 /// Go's `path.Clean` for an absolute path: no `//`, `.` or `..`, no trailing slash.
 pub fn clean_abs_path(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            s => parts.push(s),
-        }
-    }
-    if parts.is_empty() {
-        return "/".to_owned();
-    }
-    let mut out = String::with_capacity(p.len());
-    for s in parts {
-        out.push('/');
-        out.push_str(s);
-    }
-    out
+    crate::authz::route::go_path_clean(p)
 }
 
 /// Whether two absolute paths are the same directory or one contains the other (after cleaning):

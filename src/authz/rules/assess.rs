@@ -2,6 +2,9 @@
 //! audit of a container that already exists. Keeping this in one place is what makes audit and
 //! enforcement agree.
 
+use std::time::SystemTime;
+
+use crate::authz::exceptions::ExceptionMatch;
 use crate::authz::model::mount::paths_overlap;
 use crate::authz::model::{grants_remount, HostPathMount, HostPathVia, Labels};
 use crate::authz::policy::Policy;
@@ -18,18 +21,29 @@ pub struct ContainerFacts<'a> {
     pub user: Option<&'a str>,
     /// The host paths it mounts (binds, and volumes whose options bind a host path).
     pub host_paths: &'a [HostPathMount],
+    /// The instant exceptions are judged at (one per decision or audit).
+    pub now: SystemTime,
 }
 
 /// The verdict on one container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Assessment {
     Compliant,
-    /// Not compliant, but an allowlist entry exempts it (described for logs and reports).
-    Exempt(String),
+    /// Not compliant, but an allowlist entry exempts it.
+    Exempt(Exemption),
     Violation {
         rule: &'static str,
         message: String,
     },
+}
+
+/// The exception that exempts a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exemption {
+    /// For logs and reports: `label KEY=VALUE`.
+    pub description: String,
+    /// The entry's id (given or derived).
+    pub exception_id: String,
 }
 
 /// Rule name of a writable root filesystem.
@@ -70,15 +84,32 @@ pub fn assess_container(policy: &Policy, facts: &ContainerFacts<'_>) -> Assessme
     let Some((rule, message)) = violation else {
         return Assessment::Compliant;
     };
-    match policy.exempting_label(facts.labels, facts.image, facts.user) {
-        Some(entry) => {
-            let mut what = format!("label {entry}");
+    match policy.exception_for(facts.labels, facts.image, facts.user, facts.now) {
+        ExceptionMatch::Exempts(entry) => {
+            let mut description = format!("label {entry}");
             if facts.user.is_none() && !entry.users.is_empty() {
-                what.push_str(" (creator not verifiable)");
+                description.push_str(" (creator not verifiable)");
             }
-            Assessment::Exempt(what)
+            Assessment::Exempt(Exemption {
+                description,
+                exception_id: entry.id(),
+            })
         }
-        None => Assessment::Violation { rule, message },
+        ExceptionMatch::Expired(entry) => {
+            let when = entry.expires.map(|e| e.display()).unwrap_or_default();
+            let ask = match &entry.owner {
+                Some(owner) => format!("ask {owner} or renew it in the policy"),
+                None => "renew it in the policy".to_owned(),
+            };
+            Assessment::Violation {
+                rule,
+                message: format!(
+                    "exception `{}` expired on {when}; {ask}: {message}",
+                    entry.id()
+                ),
+            }
+        }
+        ExceptionMatch::None => Assessment::Violation { rule, message },
     }
 }
 
@@ -154,6 +185,7 @@ mod tests {
             image: "bb",
             user: Some(""),
             host_paths: &[],
+            now: SystemTime::UNIX_EPOCH,
         }
     }
 

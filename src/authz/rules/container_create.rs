@@ -38,6 +38,7 @@ impl Rule for ContainerCreateRule {
                 image: body.image(),
                 user: Some(request.request.user.as_str()),
                 host_paths: &host_paths,
+                now: request.now,
             };
             assess_container(policy, &facts)
         };
@@ -65,7 +66,6 @@ impl Rule for ContainerCreateRule {
 
 #[cfg(test)]
 mod tests {
-    use crate::authz::decision::decide;
     use crate::authz::policy::Policy;
     use crate::authz::test_support::*;
 

@@ -32,7 +32,6 @@ impl Rule for ExecPrivilegedRule {
 
 #[cfg(test)]
 mod tests {
-    use crate::authz::decision::decide;
     use crate::authz::policy::Policy;
     use crate::authz::test_support::*;
 

@@ -74,7 +74,6 @@ impl Rule for LegacyBuildRule {
 
 #[cfg(test)]
 mod tests {
-    use crate::authz::decision::decide;
     use crate::authz::policy::Policy;
     use crate::authz::test_support::*;
 

@@ -15,7 +15,7 @@ mod start_hostconfig;
 mod swarm_join;
 mod swarm_service;
 
-pub use assess::{assess_container, Assessment, ContainerFacts};
+pub use assess::{assess_container, Assessment, ContainerFacts, Exemption};
 pub use container_create::ContainerCreateRule;
 pub use exec_privileged::ExecPrivilegedRule;
 pub use legacy_build::LegacyBuildRule;
@@ -35,7 +35,7 @@ pub enum Outcome {
     /// The request complies.
     Pass,
     /// The request would break a rule but an allowlist entry exempts it (which one, for logs).
-    Exempt(String),
+    Exempt(Exemption),
     /// The request breaks `rule`; the message tells the user what to do instead.
     Deny { rule: &'static str, message: String },
 }

@@ -3,8 +3,9 @@
 //! On API versions below 1.24, dockerd replaces the container's whole HostConfig with the start
 //! body's (top-level) HostConfig fields, so a read-only container can be started writable. Real
 //! clients send `Content-Length: 0`. Any body the plugin can see is refused, whatever the version.
-//! A request without `Content-Length` may be chunked with its body withheld (dockerd withholds
-//! bodies of 1 MiB or more): below 1.24 that is refused too; from 1.24 on dockerd itself rejects
+//! A request without `Content-Length` may be chunked with its body withheld (dockerd before
+//! 29.3.1 withholds bodies of 1 MiB or more, and chunked ones arrive empty without the
+//! CVE-2024-41110 fix): below 1.24 that is refused too; from 1.24 on dockerd itself rejects
 //! any chunked start body, so a body-less start (as curl sends it) passes.
 
 use crate::authz::policy::Policy;

@@ -28,7 +28,6 @@ impl Rule for SwarmJoinRule {
 
 #[cfg(test)]
 mod tests {
-    use crate::authz::decision::decide;
     use crate::authz::policy::Policy;
     use crate::authz::test_support::*;
 

@@ -65,6 +65,7 @@ impl Rule for SwarmServiceRule {
         let host_paths = cs.host_paths();
         let facts = ContainerFacts {
             host_paths: &host_paths,
+            now: request.now,
             readonly_rootfs: cs.read_only,
             privileged: false,
             cap_add: cs.capability_add(),
@@ -86,7 +87,6 @@ impl Rule for SwarmServiceRule {
 
 #[cfg(test)]
 mod tests {
-    use crate::authz::decision::decide;
     use crate::authz::policy::Policy;
     use crate::authz::test_support::*;
 

@@ -308,7 +308,12 @@ mod tests {
         let labels: std::collections::BTreeMap<String, String> =
             serde_json::from_value(b["Labels"].clone()).unwrap();
         assert!(Policy::default()
-            .exempting_label(Some(&labels), "bb:latest", None)
+            .exempting_label(
+                Some(&labels),
+                "bb:latest",
+                None,
+                std::time::SystemTime::now()
+            )
             .is_some());
     }
 

@@ -1,9 +1,10 @@
 //! A thin client of the Docker Engine API over its unix socket, for `audit` and `watch`.
 //!
-//! Only what those commands need: list containers, inspect one, stream `/events`, stop one. It
-//! speaks HTTP/1.1 with hyper through hyperlocal, so no docker CLI is needed. Paths carry no API
-//! version: dockerd then answers in its own newest version, and every field read here has the same
-//! meaning from API 1.24 to today. Errors name the socket, so "daemon unreachable" says which one.
+//! Only what those commands need: list containers, inspect one, stream `/events`, stop one, list
+//! volumes. It speaks HTTP/1.1 with hyper through hyperlocal, so no docker CLI is needed. Paths
+//! carry no API version: dockerd then answers in its own newest version, and every field read here
+//! has the same meaning from API 1.24 to today. Errors name the socket, so "daemon unreachable"
+//! says which one.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use serde::Deserialize;
 mod containers;
 mod events;
 mod types;
+mod volumes;
 
 pub use events::EventStream;
 pub use types::*;

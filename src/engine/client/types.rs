@@ -1,4 +1,5 @@
-//! What the client reads of dockerd's answers: container summaries, inspect documents, events.
+//! What the client reads of dockerd's answers: container summaries, inspect documents, volumes,
+//! events.
 //! Only the fields audit and watch read; dockerd's other keys are ignored.
 
 use std::collections::BTreeMap;
@@ -58,6 +59,9 @@ pub struct InspectConfig {
     pub image: String,
     #[serde(rename = "Labels", default)]
     pub labels: Option<BTreeMap<String, String>>,
+    /// The command (`null` when the image's is used unchanged and the creator gave none).
+    #[serde(rename = "Cmd", default)]
+    pub cmd: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -68,6 +72,35 @@ pub struct InspectHostConfig {
     pub privileged: bool,
     #[serde(rename = "CapAdd", default)]
     pub cap_add: Option<Vec<String>>,
+    #[serde(rename = "LogConfig", default)]
+    pub log_config: Option<InspectLogConfig>,
+}
+
+/// `HostConfig.LogConfig`: the container's log driver.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct InspectLogConfig {
+    #[serde(rename = "Type", default)]
+    pub driver: String,
+}
+
+/// The body of `GET /volumes`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct VolumeList {
+    /// `null` when there are none (as some dockerd versions write it).
+    #[serde(rename = "Volumes", default)]
+    pub volumes: Option<Vec<VolumeSummary>>,
+}
+
+/// One volume of `GET /volumes`: what decides whether it is a bind mount in disguise.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct VolumeSummary {
+    #[serde(rename = "Name", default)]
+    pub name: String,
+    #[serde(rename = "Driver", default)]
+    pub driver: String,
+    /// The driver options the volume was created with (`null` when none).
+    #[serde(rename = "Options", default)]
+    pub options: Option<BTreeMap<String, String>>,
 }
 
 /// One message of the `/events` stream (only what `watch` reads).

@@ -5,9 +5,10 @@
 //! Which clients a machine has (see `shared/docs/testing-with-dockerd.md`):
 //! - Debian's docker.io ships the 20.10 CLI at `/usr/bin/docker`, with BuildKit built in
 //!   (`DOCKER_BUILDKIT=1`); it is always there (scripts/install-test-deps.sh installs docker.io).
-//! - A newer docker 28 CLI may be at `/usr/local/bin/docker`, shadowing it on PATH. Without the
-//!   buildx plugin it falls back to the legacy builder; with Debian sid's docker-buildx
-//!   (scripts/fetch-buildx.sh, `ROOTFS_GUARD_E2E_BUILDX`) it builds with BuildKit.
+//! - A newer docker 28 CLI may be at `/usr/local/bin/docker` (`ROOTFS_GUARD_E2E_DOCKER28`),
+//!   shadowing it on PATH. Without the buildx plugin it falls back to the legacy builder; with
+//!   Debian sid's docker-buildx (scripts/fetch-buildx.sh, `ROOTFS_GUARD_E2E_BUILDX`) it builds
+//!   with BuildKit.
 //! - docker-compose 1.29 (Debian's `docker-compose`, from scripts/install-test-deps.sh).
 
 use super::dockerd::PrivateDockerd;
@@ -22,6 +23,8 @@ pub const BUILDX_ENV: &str = "ROOTFS_GUARD_E2E_BUILDX";
 pub const DEBIAN_CLI: &str = "/usr/bin/docker";
 /// Where a newer docker CLI sits on these machines (28.2 here and on CI).
 pub const NEWER_CLI: &str = "/usr/local/bin/docker";
+/// Env: another path for the docker 28 CLI (e.g. a missing one, to see its cases say SKIPPED).
+pub const NEWER_CLI_ENV: &str = "ROOTFS_GUARD_E2E_DOCKER28";
 
 /// Prints `SKIPPED` past libtest's output capture, so a case that could not run on this machine
 /// is visible in a plain `cargo test` / `make test` run instead of passing silently.
@@ -74,17 +77,18 @@ impl DockerCli {
     /// The docker 28 CLI at `/usr/local/bin/docker`, or why there is none (the caller says
     /// SKIPPED with it).
     pub fn docker_28(config: &Path) -> Result<Self, String> {
-        if !Path::new(NEWER_CLI).is_file() {
-            return Err(format!("no docker 28 CLI at {NEWER_CLI} on this machine"));
+        let path = std::env::var(NEWER_CLI_ENV)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| NEWER_CLI.to_string());
+        if !Path::new(&path).is_file() {
+            return Err(format!("no docker 28 CLI at {path} on this machine"));
         }
-        let cli = DockerCli::new(Path::new(NEWER_CLI), config);
+        let cli = DockerCli::new(Path::new(&path), config);
         if cli.version.starts_with("Docker version 28.") {
             Ok(cli)
         } else {
-            Err(format!(
-                "{NEWER_CLI} is not a docker 28 CLI: {}",
-                cli.version
-            ))
+            Err(format!("{path} is not a docker 28 CLI: {}", cli.version))
         }
     }
 

@@ -14,6 +14,11 @@
 //! - `ROOTFS_GUARD_E2E_PATH_PREFIX=DIR[:DIR]`: prepended to PATH when looking up
 //!   and running `dockerd` (e.g. an unpacked newer dockerd + containerd, see
 //!   `scripts/fetch-dockerd.sh`). Requires `ROOTFS_GUARD_E2E_DOCKERD_VERSION`.
+//! - `ROOTFS_GUARD_E2E_BUILDX=FILE`: the docker-buildx binary for the BuildKit cases
+//!   (`scripts/fetch-buildx.sh` prints it; `make test` sets it). Without it those cases say
+//!   SKIPPED, unless the default cache `.cache/buildx-0.29/` has one.
+//! - `ROOTFS_GUARD_E2E_DOCKER28=FILE`: the docker 28 CLI (default `/usr/local/bin/docker`); its
+//!   cases say SKIPPED where there is none.
 //! - `ROOTFS_GUARD_E2E_DOCKERD_VERSION=SERIES` (`20.10`, `26.1`, `26.1.5`): every
 //!   daemon started must report a version in that series (`docker version`), or
 //!   the test fails. `make test` sets it for each run of the version matrix.

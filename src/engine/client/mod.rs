@@ -20,9 +20,11 @@ use serde::Deserialize;
 
 mod containers;
 mod events;
+mod plugins;
 mod types;
 
 pub use events::EventStream;
+pub use plugins::{PluginConfig, PluginInterface, PluginSummary};
 pub use types::*;
 
 /// Where dockerd listens when neither `--host` nor `DOCKER_HOST` says otherwise.

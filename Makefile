@@ -20,7 +20,7 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 endif
 POLICY     := $(SYSCONFDIR)/rootfs-guard/policy.json
 
-# Managed plugin. PLUGIN_NAME/PLUGIN_TAG/PLUGIN_BUILD_DIR/POLICY_DIR can be overridden (the e2e
+# Managed plugin. PLUGIN_NAME/PLUGIN_TAG/PLUGIN_BUILD_DIR/PLUGIN_POLICY can be overridden (the e2e
 # tests aim these targets at a private dockerd with DOCKER_HOST and a unique name).
 HOST_TRIPLE      := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 STATIC_BIN       := $(TARGET_DIR)/$(HOST_TRIPLE)/release/rootfs-guard
@@ -28,7 +28,8 @@ PLUGIN_NAME      ?= rootfs-guard
 PLUGIN_TAG       ?= $(VERSION)
 PLUGIN           := $(PLUGIN_NAME):$(PLUGIN_TAG)
 PLUGIN_BUILD_DIR ?= build/plugin
-POLICY_DIR       ?= /etc/rootfs-guard
+# Empty: the embedded default policy. A host file: `make plugin-enable` validates it and sets it.
+PLUGIN_POLICY    ?=
 
 .PHONY: all build run test test-deps lint doc-links unit e2e e2e-system e2e-26.1 bench bench-callgrind fuzz clean FORCE \
 	static plugin plugin-enable plugin-disable plugin-remove install uninstall
@@ -121,17 +122,16 @@ plugin: static
 	install -m 0644 config.json $(PLUGIN_BUILD_DIR)/config.json
 	$(DOCKER) plugin create $(PLUGIN) $(PLUGIN_BUILD_DIR)
 
-## plugin-enable: make sure $(POLICY_DIR)/policy.json exists and is valid, point the plugin at it, enable
-plugin-enable: static
-	install -d -m 0755 $(POLICY_DIR)
-	@if [ ! -e $(POLICY_DIR)/policy.json ]; then \
-		echo "writing the default policy to $(POLICY_DIR)/policy.json"; \
-		$(STATIC_BIN) validate --print-default > $(POLICY_DIR)/policy.json.tmp \
-			&& chmod 0644 $(POLICY_DIR)/policy.json.tmp \
-			&& mv $(POLICY_DIR)/policy.json.tmp $(POLICY_DIR)/policy.json; \
+## plugin-enable: `docker plugin enable $(PLUGIN)`, which needs nothing on the host (embedded default
+## policy). With PLUGIN_POLICY=/host/dir/file.json: validate that file first, then point the plugin at it
+## (the file's directory is mounted at /etc/docker in the plugin), then enable.
+plugin-enable: $(if $(PLUGIN_POLICY),static)
+	@if [ -n "$(PLUGIN_POLICY)" ]; then \
+		set -x; \
+		$(STATIC_BIN) validate $(PLUGIN_POLICY) > /dev/null || exit 1; \
+		$(DOCKER) plugin set $(PLUGIN) etc-docker.source=$(patsubst %/,%,$(dir $(PLUGIN_POLICY))) \
+			ROOTFS_GUARD_POLICY=/etc/docker/$(notdir $(PLUGIN_POLICY)) || exit 1; \
 	fi
-	$(STATIC_BIN) validate $(POLICY_DIR)/policy.json > /dev/null
-	$(DOCKER) plugin set $(PLUGIN) policy-dir.source=$(POLICY_DIR)
 	$(DOCKER) plugin enable $(PLUGIN)
 
 ## plugin-disable / plugin-remove: only work while dockerd does not use the plugin (docs/install-and-recover.md, "Uninstall")

@@ -1,6 +1,7 @@
 # rootfs-guard — the two set-up commands are `make run` and `make test`; see README.md.
-# Install forms (docs/install-and-recover.md): `make plugin plugin-enable` (managed Docker plugin) and
-# `make install` (standalone binary + systemd units).
+# Install forms (docs/install-and-recover.md): `make plugin plugin-enable` (managed Docker plugin),
+# `make install` (standalone binary + systemd units) and
+# `make deb` (the standalone form as a Debian package).
 CARGO   ?= cargo
 DOCKER  ?= docker
 PREFIX  ?= /usr/local
@@ -32,7 +33,7 @@ PLUGIN_BUILD_DIR ?= build/plugin
 PLUGIN_POLICY    ?=
 
 .PHONY: all build run test test-deps lint doc-links unit e2e e2e-system e2e-26.1 bench bench-callgrind fuzz clean FORCE \
-	static plugin plugin-enable plugin-disable plugin-remove install uninstall
+	static plugin plugin-enable plugin-disable plugin-remove install uninstall deb
 
 # The dockerd version matrix of the e2e suite (docs/compatibility.md): the system's dockerd
 # (Debian 12 docker.io) and Debian 13's docker.io + containerd, unpacked by
@@ -141,6 +142,29 @@ plugin-disable:
 plugin-remove:
 	-$(DOCKER) plugin disable $(PLUGIN)
 	$(DOCKER) plugin rm $(PLUGIN)
+
+## deb: build/deb/rootfs-guard_$(VERSION)_amd64.deb with dpkg-deb from a staged `make install
+## PREFIX=/usr` of the static binary plus packaging/deb/ (packaging/deb/README.md says why)
+DEB_DIR   ?= build/deb
+DEB       := $(DEB_DIR)/rootfs-guard_$(VERSION)_amd64.deb
+DEB_STAGE := $(DEB_DIR)/root
+deb: static
+	rm -rf $(DEB_STAGE) $(DEB)
+	$(MAKE) --no-print-directory install BIN=$(STATIC_BIN) PREFIX=/usr DESTDIR=$(abspath $(DEB_STAGE)) > /dev/null
+	strip --remove-section=.comment --remove-section=.note $(DEB_STAGE)/usr/bin/rootfs-guard
+	install -d -m 0755 $(DEB_STAGE)/DEBIAN $(DEB_STAGE)/usr/share/doc/rootfs-guard
+	install -d -m 0755 $(DEB_STAGE)/usr/share/man/man1
+	install -m 0644 packaging/deb/copyright $(DEB_STAGE)/usr/share/doc/rootfs-guard/copyright
+	sed 's/@VERSION@/$(VERSION)/' packaging/deb/changelog.in | gzip -9n > $(DEB_STAGE)/usr/share/doc/rootfs-guard/changelog.gz
+	gzip -9n < packaging/deb/rootfs-guard.1 > $(DEB_STAGE)/usr/share/man/man1/rootfs-guard.1.gz
+	chmod 0644 $(DEB_STAGE)/usr/share/doc/rootfs-guard/changelog.gz $(DEB_STAGE)/usr/share/man/man1/rootfs-guard.1.gz
+	install -m 0644 packaging/deb/conffiles $(DEB_STAGE)/DEBIAN/conffiles
+	install -m 0755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm $(DEB_STAGE)/DEBIAN/
+	cd $(DEB_STAGE) && find usr -type f -printf '%P\n' | sort | sed 's|^|usr/|' | xargs md5sum > DEBIAN/md5sums
+	sed -e 's/@VERSION@/$(VERSION)/' -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1)/" \
+		packaging/deb/control.in > $(DEB_STAGE)/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB)
+	@echo "built $(DEB)"
 
 ## install: binary, default policy (kept if present), systemd units and the docker.service drop-in
 install: $(BIN)

@@ -1,6 +1,6 @@
 # rootfs-guard — the two set-up commands are `make run` and `make test`; see README.md.
 # Install forms (docs/install-and-recover.md): `make plugin plugin-enable` (managed Docker plugin),
-# `make install` (standalone binary + systemd units) and
+# `make plugin-push` (the same, to a registry), `make install` (standalone binary + systemd units) and
 # `make deb` (the standalone form as a Debian package).
 CARGO   ?= cargo
 DOCKER  ?= docker
@@ -33,7 +33,7 @@ PLUGIN_BUILD_DIR ?= build/plugin
 PLUGIN_POLICY    ?=
 
 .PHONY: all build run test test-deps lint doc-links unit e2e e2e-system e2e-26.1 bench bench-callgrind fuzz clean FORCE \
-	static plugin plugin-enable plugin-disable plugin-remove install uninstall deb
+	static plugin plugin-enable plugin-disable plugin-remove plugin-push install uninstall deb
 
 # The dockerd version matrix of the e2e suite (docs/compatibility.md): the system's dockerd
 # (Debian 12 docker.io) and Debian 13's docker.io + containerd, unpacked by
@@ -115,12 +115,15 @@ static:
 	@ldd $(STATIC_BIN) 2>&1 | grep -Eq 'statically linked|not a dynamic executable' \
 		|| { echo "$(STATIC_BIN) is not static:"; ldd $(STATIC_BIN); exit 1; }
 
-## plugin: assemble $(PLUGIN_BUILD_DIR) and `docker plugin create $(PLUGIN)` (disabled)
+## plugin: assemble $(PLUGIN_BUILD_DIR) (the manifest's description gets ", version TAG", so
+## `docker plugin ls` tells versions apart) and `docker plugin create $(PLUGIN)` (disabled)
 plugin: static
 	rm -rf $(PLUGIN_BUILD_DIR)
 	mkdir -p $(PLUGIN_BUILD_DIR)/rootfs
 	install -m 0755 $(STATIC_BIN) $(PLUGIN_BUILD_DIR)/rootfs/rootfs-guard
-	install -m 0644 config.json $(PLUGIN_BUILD_DIR)/config.json
+	sed 's/^\(  "description": ".*\)",$$/\1, version $(PLUGIN_TAG)",/' config.json > $(PLUGIN_BUILD_DIR)/config.json
+	chmod 0644 $(PLUGIN_BUILD_DIR)/config.json
+	grep -q '"description": ".*, version $(PLUGIN_TAG)"' $(PLUGIN_BUILD_DIR)/config.json
 	$(DOCKER) plugin create $(PLUGIN) $(PLUGIN_BUILD_DIR)
 
 ## plugin-enable: `docker plugin enable $(PLUGIN)`, which needs nothing on the host (embedded default
@@ -165,6 +168,17 @@ deb: static
 		packaging/deb/control.in > $(DEB_STAGE)/DEBIAN/control
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB)
 	@echo "built $(DEB)"
+
+## plugin-push: build the plugin as $(PLUGIN_REPO):$(PLUGIN_TAG) and `docker plugin push` it, e.g.
+## PLUGIN_REPO=registry.example:5000/rootfs-guard. A disabled copy of that name on this daemon is replaced.
+PLUGIN_REPO ?=
+plugin-push: static
+	@[ -n "$(PLUGIN_REPO)" ] || { echo "make plugin-push: set PLUGIN_REPO=host:port/name" >&2; exit 1; }
+	@if $(DOCKER) plugin inspect $(PLUGIN_REPO):$(PLUGIN_TAG) > /dev/null 2>&1; then \
+		$(DOCKER) plugin rm $(PLUGIN_REPO):$(PLUGIN_TAG) || exit 1; \
+	fi
+	$(MAKE) --no-print-directory plugin PLUGIN_NAME=$(PLUGIN_REPO) PLUGIN_TAG=$(PLUGIN_TAG)
+	$(DOCKER) plugin push $(PLUGIN_REPO):$(PLUGIN_TAG)
 
 ## install: binary, default policy (kept if present), systemd units and the docker.service drop-in
 install: $(BIN)

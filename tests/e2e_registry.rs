@@ -7,7 +7,9 @@
 //! denied and a read-only one allowed. Then the upgrade to TAG2 exactly as
 //! docs/install-and-recover.md ("Upgrade the managed plugin") lists it, with a prober sampling
 //! `/_ping` and a writable-create probe every 100 ms to measure how long the API fails and how
-//! long it is unguarded.
+//! long it is unguarded. Then the same upgrade (to TAG3) through daemon.json: `rootfs-guard enable
+//! --name REF` for the managed plugin, and `rootfs-guard disable` / `enable` around steps 2-4
+//! instead of the two dockerd restarts.
 
 mod support;
 
@@ -178,12 +180,12 @@ fn registry_install_and_upgrade() {
         .unwrap();
     let registry = start_registry(work.path());
     let repo = format!("{}/rootfs-guard", registry.addr);
-    let (tag1, tag2) = ("1.0.0", "1.0.1");
+    let (tag1, tag2, tag3) = ("1.0.0", "1.0.1", "1.0.2");
 
     // Builder: make plugin-push, twice (the upgrade's target too).
     {
         let builder = PrivateDockerd::start(&[]);
-        for tag in [tag1, tag2] {
+        for tag in [tag1, tag2, tag3] {
             let t = Instant::now();
             make_ok(
                 &builder,
@@ -232,6 +234,133 @@ fn registry_install_and_upgrade() {
     let plugin_id = d.docker_ok(&["plugin", "inspect", "-f", "{{.Id}}", &reference]);
 
     // The upgrade, as docs/install-and-recover.md lists it, sampled every 100 ms.
+    let took = measured(
+        &mut d,
+        &format!("upgrade {tag1} -> {tag2} (flag)"),
+        &mut |d| {
+            // 1. dockerd without the flag (the plugin stays installed and enabled).
+            d.restart(&[]);
+            // 2.-4. disable, upgrade, enable.
+            upgrade(d, &reference, &format!("{repo}:{tag2}"));
+            // 5. dockerd with the flag again.
+            d.restart(&[&flag]);
+        },
+    );
+    eprintln!("the flag route took {took:.1?}");
+    check_upgraded(&d, &reference, &plugin_id, tag2);
+
+    // The same through daemon.json: `rootfs-guard enable --name REF` for a managed plugin, and
+    // the upgrade with `rootfs-guard disable` / `enable` instead of the restarts.
+    let daemon_json = work.path().join("daemon.json");
+    std::fs::write(&daemon_json, "{}\n").unwrap();
+    d.restart(&[&format!("--config-file={}", daemon_json.display())]);
+    guard_ok("enable", &reference, &d, &daemon_json);
+    let err = d.docker_fails(&["create", "bb:latest", "true"]);
+    assert!(err.contains(&denied_by), "enable did not enforce: {err}");
+    let took = measured(
+        &mut d,
+        &format!("upgrade {tag2} -> {tag3} (daemon.json)"),
+        &mut |d| {
+            guard_ok("disable", &reference, d, &daemon_json);
+            upgrade(d, &reference, &format!("{repo}:{tag3}"));
+            guard_ok("enable", &reference, d, &daemon_json);
+        },
+    );
+    eprintln!("the daemon.json route took {took:.1?}");
+    check_upgraded(&d, &reference, &plugin_id, tag3);
+
+    // Cleanup: out of dockerd, then disable and remove.
+    guard_ok("disable", &reference, &d, &daemon_json);
+    d.docker_ok(&["plugin", "disable", &reference]);
+    d.docker_ok(&["plugin", "rm", &reference]);
+    drop(d);
+    assert!(
+        !Path::new("/run/docker/plugins").join(&plugin_id).exists(),
+        "dockerd left /run/docker/plugins/{plugin_id}"
+    );
+    drop(registry);
+}
+
+/// Steps 2-4 of the documented upgrade: disable, upgrade in place, enable.
+fn upgrade(d: &PrivateDockerd, reference: &str, remote: &str) {
+    d.docker_ok(&["plugin", "disable", "-f", reference]);
+    let out = d.docker_ok(&[
+        "plugin",
+        "upgrade",
+        "--grant-all-permissions",
+        // Without it the CLI asks "Plugin images do not match, are you sure?" (the tag differs),
+        // and with no terminal to answer it upgrades nothing, yet exits 0 (seen with CLI 28).
+        "--skip-remote-check",
+        reference,
+        remote,
+    ]);
+    assert!(
+        out.contains("Upgraded plugin"),
+        "docker plugin upgrade: {out}"
+    );
+    d.docker_ok(&["plugin", "enable", reference]);
+}
+
+/// After an upgrade: the same name and id, the new manifest, enforcing.
+fn check_upgraded(d: &PrivateDockerd, reference: &str, plugin_id: &str, tag: &str) {
+    let info: serde_json::Value =
+        serde_json::from_str(&d.docker_ok(&["plugin", "inspect", reference])).unwrap();
+    assert_eq!(info[0]["Enabled"], serde_json::json!(true));
+    assert_eq!(
+        info[0]["Id"],
+        serde_json::json!(plugin_id),
+        "upgrade keeps the plugin id"
+    );
+    // `make plugin` puts the tag into the manifest's description: the new manifest is in use.
+    let description = info[0]["Config"]["Description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        description.ends_with(&format!(", version {tag}")),
+        "not upgraded: {}",
+        info[0]
+    );
+    eprintln!(
+        "after the upgrade: name {reference}, PluginReference {}, description {description:?}",
+        info[0]["PluginReference"]
+    );
+    let err = d.docker_fails(&["create", "bb:latest", "true"]);
+    assert!(
+        err.contains(&format!("authorization denied by plugin {reference}")),
+        "not enforcing after the upgrade: {err}"
+    );
+    let id = d.docker_ok(&["create", "--read-only", "bb:latest", "true"]);
+    d.docker_ok(&["rm", &id]);
+}
+
+/// `rootfs-guard enable|disable --name NAME` aimed at `d`, which must succeed.
+fn guard_ok(verb: &str, name: &str, d: &PrivateDockerd, daemon_json: &Path) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rootfs-guard"));
+    cmd.arg(verb)
+        .arg("--name")
+        .arg(name)
+        .arg("--daemon-json")
+        .arg(daemon_json)
+        .arg("--host")
+        .arg(d.host())
+        .arg("--pidfile")
+        .arg(d.dir().join("docker.pid"));
+    let (status, out, err) = split_output(run_with_timeout(cmd, None, Duration::from_secs(60)));
+    assert!(
+        status.success(),
+        "rootfs-guard {verb} --name {name}: {out}{err}"
+    );
+    eprint!("{out}");
+}
+
+/// Runs `steps` while a prober samples the API every 100 ms; prints and returns how long it took,
+/// and prints how long the API failed and how long it was up but unguarded.
+fn measured(
+    d: &mut PrivateDockerd,
+    what: &str,
+    steps: &mut dyn FnMut(&mut PrivateDockerd),
+) -> Duration {
+    // The prober only needs the socket path, which restarts keep.
     let socket = d.socket();
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -249,91 +378,24 @@ fn registry_install_and_upgrade() {
     };
     std::thread::sleep(Duration::from_millis(500));
     let t = Instant::now();
-    // 1. dockerd without the flag (the plugin stays installed and enabled).
-    d.restart(&[]);
-    // 2.-4. disable, upgrade, enable.
-    d.docker_ok(&["plugin", "disable", "-f", &reference]);
-    let out = d.docker_ok(&[
-        "plugin",
-        "upgrade",
-        "--grant-all-permissions",
-        // Without it the CLI asks "Plugin images do not match, are you sure?" (the tag differs),
-        // and with no terminal to answer it upgrades nothing, yet exits 0 (seen with CLI 28).
-        "--skip-remote-check",
-        &reference,
-        &format!("{repo}:{tag2}"),
-    ]);
-    eprintln!("docker plugin upgrade: {out}");
-    assert!(
-        out.contains("Upgraded plugin"),
-        "docker plugin upgrade: {out}"
-    );
-    d.docker_ok(&["plugin", "enable", &reference]);
-    // 5. dockerd with the flag again.
-    d.restart(&[&flag]);
+    steps(d);
     let took = t.elapsed();
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     let samples = prober.join().expect("prober");
     let (down, unguarded) = totals(&samples);
-    let first_bad = samples.iter().find(|s| s.1 != Sample::Guarded).map(|s| s.0);
-    let last_bad = samples
-        .iter()
-        .rev()
-        .find(|s| s.1 != Sample::Guarded)
-        .map(|s| s.0);
-    eprintln!(
-        "upgrade {tag1} -> {tag2}: sequence took {took:.1?}; {} samples; API failing {down:.1?} in all, \
-         unguarded (writable probe not denied) {unguarded:.1?}; first non-guarded sample at {first_bad:?}, last at {last_bad:?}",
-        samples.len()
-    );
-    let runs: Vec<String> = samples
+    let changes: Vec<String> = samples
         .windows(2)
         .filter(|w| w[0].1 != w[1].1)
         .map(|w| format!("{:.1}s {:?}->{:?}", w[1].0.as_secs_f64(), w[0].1, w[1].1))
         .collect();
-    eprintln!("upgrade state changes: {}", runs.join(", "));
+    eprintln!(
+        "{what}: sequence took {took:.1?}; {} samples; API failing {down:.1?} in all, unguarded \
+         (writable probe not denied) {unguarded:.1?}; state changes: {}",
+        samples.len(),
+        changes.join(", ")
+    );
     assert_eq!(samples.first().map(|s| s.1), Some(Sample::Guarded));
     assert_eq!(samples.last().map(|s| s.1), Some(Sample::Guarded));
-
-    // After the upgrade: the same name, the new image, enforcing.
-    let info: serde_json::Value =
-        serde_json::from_str(&d.docker_ok(&["plugin", "inspect", &reference])).unwrap();
-    assert_eq!(info[0]["Enabled"], serde_json::json!(true));
-    assert_eq!(
-        info[0]["Id"],
-        serde_json::json!(plugin_id),
-        "upgrade keeps the plugin id"
-    );
-    // `make plugin` puts the tag into the manifest's description: the new manifest is in use.
-    let description = info[0]["Config"]["Description"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(
-        description.ends_with(&format!(", version {tag2}")),
-        "not upgraded: {}",
-        info[0]
-    );
-    eprintln!(
-        "after the upgrade: name {reference}, PluginReference {}, description {description:?}",
-        info[0]["PluginReference"]
-    );
-    let err = d.docker_fails(&["create", "bb:latest", "true"]);
-    assert!(
-        err.contains(&denied_by),
-        "not enforcing after the upgrade: {err}"
-    );
-    let id = d.docker_ok(&["create", "--read-only", "bb:latest", "true"]);
-    d.docker_ok(&["rm", &id]);
-
-    // Cleanup: out of dockerd, then disable and remove.
-    d.restart(&[]);
-    d.docker_ok(&["plugin", "disable", &reference]);
-    d.docker_ok(&["plugin", "rm", &reference]);
-    drop(d);
-    assert!(
-        !Path::new("/run/docker/plugins").join(&plugin_id).exists(),
-        "dockerd left /run/docker/plugins/{plugin_id}"
-    );
-    drop(registry);
+    took
 }

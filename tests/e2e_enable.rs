@@ -3,7 +3,8 @@
 //! enabled and enforcing, then disabled; plugin down: refused and dockerd still alive; a
 //! daemon.json that is not JSON: refused, file byte-identical), plus the rollback (a plugin that
 //! answers but does not deny, in audit mode: the probe is not denied, the backup is restored) and
-//! the refusal when dockerd already has `--authorization-plugin` on its command line.
+//! the refusal when dockerd already has `--authorization-plugin` on its command line. And what
+//! `enable` protects against: the by-hand reload naming a dead plugin, which stops dockerd.
 
 mod support;
 
@@ -216,6 +217,67 @@ fn enable_and_disable() {
             let (ok, _, err) = guard("enable", &name, d, &other);
             assert!(!ok && err.contains("reads"), "{err}");
             assert!(!other.exists());
+        },
+    );
+
+    // Why `enable` checks first: the by-hand way (daemon.json naming a plugin that does not
+    // answer, then SIGHUP) takes dockerd down. Measured here for docs/install-and-recover.md.
+    cases.run_mut(
+        &mut d,
+        "by hand: a reload naming a dead plugin stops dockerd",
+        |d| {
+            let pid = d.pid().expect("dockerd runs");
+            std::fs::write(
+                &daemon_json,
+                "{\n  \"authorization-plugins\": [\"rg-e2e-no-such-plugin\"]\n}\n",
+            )
+            .unwrap();
+            let t = Instant::now();
+            // SAFETY: SIGHUP to the dockerd this test started.
+            unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+            let mut exited_after = None;
+            while t.elapsed() < Duration::from_secs(40) {
+                // An exited dockerd is a zombie until the harness reaps it.
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let gone = status.is_empty() || status.split_whitespace().nth(2) == Some("Z");
+                if gone {
+                    exited_after = Some(t.elapsed());
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let line = d
+                .log()
+                .lines()
+                .rev()
+                .find(|l| l.contains("rg-e2e-no-such-plugin"))
+                .unwrap_or_default()
+                .to_string();
+            eprintln!(
+                "reload naming a dead plugin: dockerd exited after {exited_after:?}; log: {line}"
+            );
+            assert!(
+                exited_after.is_some(),
+                "dockerd survived the reload: {line}"
+            );
+            assert!(line.contains("level=fatal"), "{line}");
+            // Its containerd can outlive it (seen on 20.10: the next dockerd then waits for it
+            // and gives up); stop it before starting dockerd again.
+            let containerd_pid =
+                std::fs::read_to_string(d.dir().join("exec/containerd/containerd.pid"))
+                    .ok()
+                    .and_then(|p| p.trim().parse::<i32>().ok());
+            if let Some(cpid) = containerd_pid {
+                // SAFETY: SIGTERM to the containerd the test's dockerd started (its pidfile).
+                unsafe { libc::kill(cpid, libc::SIGTERM) };
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while Path::new(&format!("/proc/{cpid}")).exists() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            std::fs::write(&daemon_json, original).unwrap();
+            d.restart(&[&config_flag]);
         },
     );
 

@@ -14,7 +14,7 @@
 //! `disable` is the reverse.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -290,17 +290,43 @@ pub async fn check_plugin(
     )))
 }
 
-/// daemon.json as found: its bytes and mode (`None`: the file does not exist) and its object.
+/// How daemon.json was found on disk, to write it back the same way.
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+impl Owner {
+    /// A file enable creates: 0644 (as dockerd's packages ship it), owned by the caller.
+    fn new_file() -> Owner {
+        // SAFETY: geteuid/getegid have no preconditions and cannot fail.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        Owner {
+            mode: 0o644,
+            uid,
+            gid,
+        }
+    }
+}
+
+/// daemon.json as found: its bytes and owner (`None`: the file does not exist) and its object.
 struct Config {
-    original: Option<(Vec<u8>, u32)>,
+    original: Option<(Vec<u8>, Owner)>,
     object: Map<String, Value>,
 }
 
 fn read_config(path: &Path) -> Result<Config, EnableError> {
-    let (bytes, mode) = match std::fs::read(path) {
+    let (bytes, owner) = match std::fs::read(path) {
         Ok(b) => {
             let meta = std::fs::metadata(path).map_err(io("cannot stat", path))?;
-            (b, meta.permissions().mode() & 0o7777)
+            let owner = Owner {
+                mode: meta.permissions().mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+            };
+            (b, owner)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Config {
@@ -339,7 +365,7 @@ fn read_config(path: &Path) -> Result<Config, EnableError> {
         }
     }
     Ok(Config {
-        original: Some((bytes, mode)),
+        original: Some((bytes, owner)),
         object,
     })
 }
@@ -369,8 +395,9 @@ pub fn backup_path(daemon_json: &Path) -> PathBuf {
 }
 
 /// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename)
-/// with `mode`.
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), EnableError> {
+/// with `owner`'s mode and ownership.
+fn write_atomic(path: &Path, bytes: &[u8], owner: Owner) -> Result<(), EnableError> {
+    let mode = owner.mode;
     let tmp = sibling(path, ".rootfs-guard-tmp");
     let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
@@ -381,6 +408,7 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), EnableError>
         .map_err(io("cannot create", &tmp))?;
     let written = f
         .write_all(bytes)
+        .and_then(|()| set_owner(&f, owner))
         .and_then(|()| f.set_permissions(std::fs::Permissions::from_mode(mode)))
         .and_then(|()| f.sync_all());
     if let Err(e) = written {
@@ -400,6 +428,16 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), EnableError>
     Ok(())
 }
 
+/// Gives `f` the owner daemon.json had; a no-op when it is ours already (an unprivileged caller
+/// cannot chown, and need not when nothing changes).
+fn set_owner(f: &std::fs::File, owner: Owner) -> std::io::Result<()> {
+    let meta = f.metadata()?;
+    if meta.uid() == owner.uid && meta.gid() == owner.gid {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(f, Some(owner.uid), Some(owner.gid))
+}
+
 /// Writes the backup, then the new daemon.json.
 fn apply(
     target: &Target,
@@ -408,23 +446,24 @@ fn apply(
     steps: &mut Steps,
 ) -> Result<(), EnableError> {
     let path = &target.daemon_json;
-    let mode = match &config.original {
-        Some((bytes, mode)) => {
+    let owner = match &config.original {
+        Some((bytes, owner)) => {
             let backup = backup_path(path);
-            write_atomic(&backup, bytes, *mode)?;
+            write_atomic(&backup, bytes, *owner)?;
             steps.push(format!(
                 "backed up {} to {}",
                 path.display(),
                 backup.display()
             ));
-            *mode
+            *owner
         }
-        None => 0o644,
+        None => Owner::new_file(),
     };
+    let mode = owner.mode;
     let mut text = serde_json::to_string_pretty(&Value::Object(object.clone()))
         .expect("a JSON object serializes");
     text.push('\n');
-    write_atomic(path, text.as_bytes(), mode)?;
+    write_atomic(path, text.as_bytes(), owner)?;
     let what = match object.get(KEY) {
         Some(list) => format!("\"{KEY}\": {list}"),
         None => format!("\"{KEY}\" removed"),
@@ -440,8 +479,8 @@ fn apply(
 fn restore(target: &Target, config: &Config) -> Result<String, EnableError> {
     let path = &target.daemon_json;
     match &config.original {
-        Some((bytes, mode)) => {
-            write_atomic(path, bytes, *mode)?;
+        Some((bytes, owner)) => {
+            write_atomic(path, bytes, *owner)?;
             Ok(format!(
                 "restored {} from {}",
                 path.display(),
@@ -776,6 +815,20 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), original);
         assert_eq!(mode(&p), 0o640);
         assert!(!sibling(&p, ".rootfs-guard-tmp").exists());
+
+        // Another owner (only root can make one): kept on the new file and the backup.
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&p, Some(4242), Some(4243)).unwrap();
+            let config = read_config(&p).unwrap();
+            apply(&target, &config, config.object.clone(), &mut steps).unwrap();
+            for f in [&p, &backup_path(&p)] {
+                let meta = std::fs::metadata(f).unwrap();
+                assert_eq!((meta.uid(), meta.gid()), (4242, 4243), "{}", f.display());
+            }
+            restore(&target, &config).unwrap();
+            assert_eq!(std::fs::metadata(&p).unwrap().uid(), 4242);
+        }
 
         // No daemon.json before: restoring removes the one enable wrote.
         let q = dir.path().join("new.json");

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (CI runs as root with nothing
 # else): dockerd 20.10 (docker.io) with its CLI, busybox-static for the test image, golang-go for
-# the Go differential oracle. Idempotent: does nothing when everything is present.
+# the Go differential oracle, lintian for the Debian package test (tests/deb_package.rs).
+# (Debian's docker-registry for tests/e2e_registry.rs is fetched, not installed:
+# scripts/fetch-registry.sh.) Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker >/dev/null 2>&1 || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

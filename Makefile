@@ -1,6 +1,7 @@
 # rootfs-guard — the two set-up commands are `make run` and `make test`; see README.md.
-# Install forms (docs/install-and-recover.md): `make plugin plugin-enable` (managed Docker plugin) and
-# `make install` (standalone binary + systemd units).
+# Install forms (docs/install-and-recover.md): `make plugin plugin-enable` (managed Docker plugin),
+# `make plugin-push` (the same, to a registry), `make install` (standalone binary + systemd units) and
+# `make deb` (the standalone form as a Debian package).
 CARGO   ?= cargo
 DOCKER  ?= docker
 PREFIX  ?= /usr/local
@@ -20,7 +21,7 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 endif
 POLICY     := $(SYSCONFDIR)/rootfs-guard/policy.json
 
-# Managed plugin. PLUGIN_NAME/PLUGIN_TAG/PLUGIN_BUILD_DIR/POLICY_DIR can be overridden (the e2e
+# Managed plugin. PLUGIN_NAME/PLUGIN_TAG/PLUGIN_BUILD_DIR/PLUGIN_POLICY can be overridden (the e2e
 # tests aim these targets at a private dockerd with DOCKER_HOST and a unique name).
 HOST_TRIPLE      := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 STATIC_BIN       := $(TARGET_DIR)/$(HOST_TRIPLE)/release/rootfs-guard
@@ -28,10 +29,11 @@ PLUGIN_NAME      ?= rootfs-guard
 PLUGIN_TAG       ?= $(VERSION)
 PLUGIN           := $(PLUGIN_NAME):$(PLUGIN_TAG)
 PLUGIN_BUILD_DIR ?= build/plugin
-POLICY_DIR       ?= /etc/rootfs-guard
+# Empty: the embedded default policy. A host file: `make plugin-enable` validates it and sets it.
+PLUGIN_POLICY    ?=
 
 .PHONY: all build run test test-deps lint doc-links unit e2e e2e-system e2e-26.1 e2e-28.5 bench bench-callgrind fuzz clean FORCE \
-	static plugin plugin-enable plugin-disable plugin-remove install uninstall
+	static plugin plugin-enable plugin-disable plugin-remove plugin-push install uninstall deb
 
 # The dockerd version matrix of the e2e suite (docs/compatibility.md): the system's dockerd
 # (Debian 12 docker.io), Debian 13's docker.io + containerd and Debian sid's, unpacked by
@@ -128,25 +130,27 @@ static:
 	@ldd $(STATIC_BIN) 2>&1 | grep -Eq 'statically linked|not a dynamic executable' \
 		|| { echo "$(STATIC_BIN) is not static:"; ldd $(STATIC_BIN); exit 1; }
 
-## plugin: assemble $(PLUGIN_BUILD_DIR) and `docker plugin create $(PLUGIN)` (disabled)
+## plugin: assemble $(PLUGIN_BUILD_DIR) (the manifest's description gets ", version TAG", so
+## `docker plugin ls` tells versions apart) and `docker plugin create $(PLUGIN)` (disabled)
 plugin: static
 	rm -rf $(PLUGIN_BUILD_DIR)
 	mkdir -p $(PLUGIN_BUILD_DIR)/rootfs
 	install -m 0755 $(STATIC_BIN) $(PLUGIN_BUILD_DIR)/rootfs/rootfs-guard
-	install -m 0644 config.json $(PLUGIN_BUILD_DIR)/config.json
+	sed 's/^\(  "description": ".*\)",$$/\1, version $(PLUGIN_TAG)",/' config.json > $(PLUGIN_BUILD_DIR)/config.json
+	chmod 0644 $(PLUGIN_BUILD_DIR)/config.json
+	grep -q '"description": ".*, version $(PLUGIN_TAG)"' $(PLUGIN_BUILD_DIR)/config.json
 	$(DOCKER) plugin create $(PLUGIN) $(PLUGIN_BUILD_DIR)
 
-## plugin-enable: make sure $(POLICY_DIR)/policy.json exists and is valid, point the plugin at it, enable
-plugin-enable: static
-	install -d -m 0755 $(POLICY_DIR)
-	@if [ ! -e $(POLICY_DIR)/policy.json ]; then \
-		echo "writing the default policy to $(POLICY_DIR)/policy.json"; \
-		$(STATIC_BIN) validate --print-default > $(POLICY_DIR)/policy.json.tmp \
-			&& chmod 0644 $(POLICY_DIR)/policy.json.tmp \
-			&& mv $(POLICY_DIR)/policy.json.tmp $(POLICY_DIR)/policy.json; \
+## plugin-enable: `docker plugin enable $(PLUGIN)`, which needs nothing on the host (embedded default
+## policy). With PLUGIN_POLICY=/host/dir/file.json: validate that file first, then point the plugin at it
+## (the file's directory is mounted at /etc/docker in the plugin), then enable.
+plugin-enable: $(if $(PLUGIN_POLICY),static)
+	@if [ -n "$(PLUGIN_POLICY)" ]; then \
+		set -x; \
+		$(STATIC_BIN) validate $(PLUGIN_POLICY) > /dev/null || exit 1; \
+		$(DOCKER) plugin set $(PLUGIN) etc-docker.source=$(patsubst %/,%,$(dir $(PLUGIN_POLICY))) \
+			ROOTFS_GUARD_POLICY=/etc/docker/$(notdir $(PLUGIN_POLICY)) || exit 1; \
 	fi
-	$(STATIC_BIN) validate $(POLICY_DIR)/policy.json > /dev/null
-	$(DOCKER) plugin set $(PLUGIN) policy-dir.source=$(POLICY_DIR)
 	$(DOCKER) plugin enable $(PLUGIN)
 
 ## plugin-disable / plugin-remove: only work while dockerd does not use the plugin (docs/install-and-recover.md, "Uninstall")
@@ -156,6 +160,40 @@ plugin-disable:
 plugin-remove:
 	-$(DOCKER) plugin disable $(PLUGIN)
 	$(DOCKER) plugin rm $(PLUGIN)
+
+## deb: build/deb/rootfs-guard_$(VERSION)_amd64.deb with dpkg-deb from a staged `make install
+## PREFIX=/usr` of the static binary plus packaging/deb/ (packaging/deb/README.md says why)
+DEB_DIR   ?= build/deb
+DEB       := $(DEB_DIR)/rootfs-guard_$(VERSION)_amd64.deb
+DEB_STAGE := $(DEB_DIR)/root
+deb: static
+	rm -rf $(DEB_STAGE) $(DEB)
+	$(MAKE) --no-print-directory install BIN=$(STATIC_BIN) PREFIX=/usr DESTDIR=$(abspath $(DEB_STAGE)) > /dev/null
+	strip --remove-section=.comment --remove-section=.note $(DEB_STAGE)/usr/bin/rootfs-guard
+	install -d -m 0755 $(DEB_STAGE)/DEBIAN $(DEB_STAGE)/usr/share/doc/rootfs-guard
+	install -d -m 0755 $(DEB_STAGE)/usr/share/man/man1
+	install -m 0644 packaging/deb/copyright $(DEB_STAGE)/usr/share/doc/rootfs-guard/copyright
+	sed 's/@VERSION@/$(VERSION)/' packaging/deb/changelog.in | gzip -9n > $(DEB_STAGE)/usr/share/doc/rootfs-guard/changelog.gz
+	gzip -9n < packaging/deb/rootfs-guard.1 > $(DEB_STAGE)/usr/share/man/man1/rootfs-guard.1.gz
+	chmod 0644 $(DEB_STAGE)/usr/share/doc/rootfs-guard/changelog.gz $(DEB_STAGE)/usr/share/man/man1/rootfs-guard.1.gz
+	install -m 0644 packaging/deb/conffiles $(DEB_STAGE)/DEBIAN/conffiles
+	install -m 0755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm $(DEB_STAGE)/DEBIAN/
+	cd $(DEB_STAGE) && find usr -type f -printf '%P\n' | sort | sed 's|^|usr/|' | xargs md5sum > DEBIAN/md5sums
+	sed -e 's/@VERSION@/$(VERSION)/' -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1)/" \
+		packaging/deb/control.in > $(DEB_STAGE)/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB)
+	@echo "built $(DEB)"
+
+## plugin-push: build the plugin as $(PLUGIN_REPO):$(PLUGIN_TAG) and `docker plugin push` it, e.g.
+## PLUGIN_REPO=registry.example:5000/rootfs-guard. A disabled copy of that name on this daemon is replaced.
+PLUGIN_REPO ?=
+plugin-push: static
+	@[ -n "$(PLUGIN_REPO)" ] || { echo "make plugin-push: set PLUGIN_REPO=host:port/name" >&2; exit 1; }
+	@if $(DOCKER) plugin inspect $(PLUGIN_REPO):$(PLUGIN_TAG) > /dev/null 2>&1; then \
+		$(DOCKER) plugin rm $(PLUGIN_REPO):$(PLUGIN_TAG) || exit 1; \
+	fi
+	$(MAKE) --no-print-directory plugin PLUGIN_NAME=$(PLUGIN_REPO) PLUGIN_TAG=$(PLUGIN_TAG)
+	$(DOCKER) plugin push $(PLUGIN_REPO):$(PLUGIN_TAG)
 
 ## install: binary, default policy (kept if present), systemd units and the docker.service drop-in
 install: $(BIN)

@@ -28,7 +28,7 @@ if [ $# -gt 0 ]; then
     files=("$@")
 else
     shopt -s nullglob
-    files=(README.md docs/*.md BENCHMARKS.md plugin/README.md tests/go-oracle/README.md)
+    files=(README.md docs/*.md BENCHMARKS.md plugin/README.md packaging/deb/README.md tests/go-oracle/README.md)
     shopt -u nullglob
 fi
 

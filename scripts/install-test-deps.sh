@@ -3,7 +3,9 @@
 # else): dockerd 20.10 (docker.io) with its CLI (also at /usr/bin/docker when a newer CLI shadows
 # it on PATH: tests/e2e_doors.rs runs that 20.10 CLI), docker-compose 1.29 (the compose 1.x
 # cases of tests/e2e_doors.rs), busybox-static for the test image, golang-go for the Go
-# differential oracle. Idempotent: does nothing when everything is present.
+# differential oracle, lintian for the Debian package test (tests/deb_package.rs).
+# (Debian's docker-registry for tests/e2e_registry.rs is fetched, not installed:
+# scripts/fetch-registry.sh.) Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
@@ -11,6 +13,7 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

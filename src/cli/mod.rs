@@ -24,6 +24,7 @@ use crate::engine::client::{DockerClient, DEFAULT_DOCKER_HOST};
 mod advise;
 mod audit;
 mod check;
+mod enable;
 mod serve;
 mod validate;
 mod watch;
@@ -31,6 +32,7 @@ mod watch;
 pub use advise::{AdviseArgs, AdviseFormat};
 pub use audit::{AuditArgs, AuditFormat};
 pub use check::CheckArgs;
+pub use enable::EnableArgs;
 pub use serve::ServeArgs;
 pub use validate::ValidateArgs;
 pub use watch::{WatchArgs, WatchFormat};
@@ -81,6 +83,19 @@ pub enum Command {
     /// daemon's policy must let it through), reads what it wrote and removes it. Exit status: 0
     /// every written path is covered, 1 some path cannot be covered by a mount, 2 error.
     Advise(AdviseArgs),
+    /// Switch enforcement on: add the plugin to daemon.json's "authorization-plugins" and reload
+    /// dockerd (SIGHUP), without ever letting the reload take dockerd down.
+    ///
+    /// Refuses (changing nothing) unless the plugin answers as dockerd will call it and dockerd has
+    /// no --authorization-plugin on its command line; edits daemon.json atomically with a backup
+    /// beside it (NAME.rootfs-guard-backup); then proves dockerd answers and a writable create probe
+    /// of an image that cannot exist is denied by the plugin. On any failure after the edit the
+    /// backup is restored and dockerd reloaded again. Exit status: 0 enforcing, 1 refused or rolled
+    /// back, 2 usage error.
+    Enable(EnableArgs),
+    /// Switch enforcement off: remove the plugin from daemon.json's "authorization-plugins",
+    /// reload dockerd, and prove the probe no longer reaches the plugin. Works with the plugin down.
+    Disable(EnableArgs),
 }
 
 /// The Docker daemon to talk to.
@@ -113,6 +128,8 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Advise(args) => advise::run(args),
+        Command::Enable(args) => enable::run(args, true),
+        Command::Disable(args) => enable::run(args, false),
     };
     result.unwrap_or_else(|e| {
         eprintln!("rootfs-guard: {e:#}");

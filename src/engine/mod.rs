@@ -6,6 +6,8 @@
 //! - [`audit`]: judges every existing container with the create rule's own function
 //!   ([`crate::authz::rules::assess_container`]), so it never disagrees with enforcement;
 //! - [`watch`]: follows Docker events and judges each container as it appears;
+//! - [`enable`]: switches enforcement on and off through daemon.json and a reload, checking first
+//!   that the reload cannot take dockerd down;
 //! - [`advise`]: from the paths a container wrote to the `--tmpfs` and volume mounts that let it
 //!   run with `--read-only`.
 //!
@@ -14,4 +16,5 @@
 pub mod advise;
 pub mod audit;
 pub mod client;
+pub mod enable;
 pub mod watch;

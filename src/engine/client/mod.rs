@@ -21,10 +21,12 @@ use serde::Deserialize;
 
 mod containers;
 mod events;
+mod plugins;
 mod types;
 mod volumes;
 
 pub use events::EventStream;
+pub use plugins::{PluginConfig, PluginInterface, PluginSummary};
 pub use types::*;
 
 /// Where dockerd listens when neither `--host` nor `DOCKER_HOST` says otherwise.

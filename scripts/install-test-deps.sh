@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (CI runs as root with nothing
 # else): dockerd 20.10 (docker.io) with its CLI, busybox-static for the test image, golang-go for
-# the Go differential oracle. Idempotent: does nothing when everything is present.
+# the Go differential oracle, openssh-server for the ssh:// audit test (the test starts its own
+# sshd; the package's service is kept from starting). Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker >/dev/null 2>&1 || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
@@ -18,4 +20,13 @@ fi
 echo "install-test-deps: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# No service of a package installed here may start (the system sshd above all): a policy-rc.d
+# of our own for the install, unless the machine has one.
+own_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  own_policy=1
+fi
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+[ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d

@@ -250,7 +250,7 @@ fn audit_and_watch_against_a_real_dockerd() {
     assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(verdicts(&report), all, "{out}");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["host"], host);
     assert_eq!(
         report["summary"],

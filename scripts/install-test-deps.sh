@@ -2,7 +2,8 @@
 # Installs what the test suite needs on a fresh Debian machine (CI runs as root with nothing
 # else): dockerd 20.10 (docker.io) with its CLI, busybox-static for the test image, golang-go for
 # the Go differential oracle, openssh-server for the ssh:// audit test (the test starts its own
-# sshd; the package's service is kept from starting). Idempotent: does nothing when everything is present.
+# sshd; the package's service is kept from starting), prometheus for promtool and chromium for
+# the HTML report's headless rendering. Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
@@ -10,6 +11,8 @@ command -v docker >/dev/null 2>&1 || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

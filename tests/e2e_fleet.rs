@@ -184,3 +184,222 @@ fn many_hosts_one_report_and_a_host_that_stops() {
     let (code, _, err) = guard(&args, &env);
     assert_eq!(code, 0, "{err}");
 }
+
+/// A program on PATH, or `None` (the test then says it skipped that check).
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|f| f.is_file())
+    })
+}
+
+#[test]
+fn prometheus_textfile_and_html_report_from_a_real_dockerd() {
+    if !support::e2e_enabled("prometheus_textfile_and_html_report_from_a_real_dockerd") {
+        return;
+    }
+    let d = PrivateDockerd::start(&[]);
+    d.import_busybox("bb:latest");
+    d.docker_ok(&["create", "--name", "ro", "--read-only", "bb:latest", "true"]);
+    d.docker_ok(&["create", "--name", "rw", "bb:latest", "true"]);
+    d.docker_ok(&["create", "--name", "rw2", "bb:latest", "true"]);
+    let allow = format!(
+        "{}={}",
+        support::ALLOW_LABEL_KEY,
+        support::ALLOW_LABEL_VALUE
+    );
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "legacy",
+        "-l",
+        &allow,
+        "bb:latest",
+        "true",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Prometheus textfile: written atomically to --output, parsed back.
+    let prom = tmp.path().join("rootfs_guard.prom");
+    let prom_s = prom.display().to_string();
+    let (code, out, err) = guard(
+        &[
+            "audit",
+            "--host",
+            &d.host(),
+            "--format",
+            "prometheus",
+            "--output",
+            &prom_s,
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "--output: nothing on stdout: {out}");
+    let text = std::fs::read_to_string(&prom).unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp file left behind");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let host = d.host();
+    let gauge = |metric: &str, k: &str, v: &str| -> f64 {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == metric
+                    && s.labels.get("host") == Some(host.as_str())
+                    && (k.is_empty() || s.labels.get(k) == Some(v))
+            })
+            .unwrap_or_else(|| panic!("{metric} {k}={v} not in:\n{text}"));
+        match s.value {
+            prometheus_parse::Value::Gauge(g) => g,
+            ref other => panic!("{metric}: {other:?}"),
+        }
+    };
+    assert_eq!(
+        gauge("rootfs_guard_containers", "verdict", "violation"),
+        2.0
+    );
+    assert_eq!(
+        gauge("rootfs_guard_containers", "verdict", "compliant"),
+        1.0
+    );
+    assert_eq!(gauge("rootfs_guard_containers", "verdict", "exempt"), 1.0);
+    assert_eq!(
+        gauge("rootfs_guard_violations", "rule", "readonly-rootfs"),
+        2.0
+    );
+    assert_eq!(gauge("rootfs_guard_host_up", "", ""), 1.0);
+    let ts = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "rootfs_guard_audit_timestamp_seconds")
+        .expect("timestamp");
+    let prometheus_parse::Value::Gauge(ts) = ts.value else {
+        panic!("timestamp is not a gauge")
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - ts).abs() < 120.0, "timestamp {ts} vs now {now}");
+    // Prometheus's own checker, and the shipped alert rules, when Debian's prometheus is here.
+    match on_path("promtool") {
+        Some(promtool) => {
+            let out = Command::new(&promtool)
+                .args(["check", "metrics"])
+                .stdin(std::fs::File::open(&prom).unwrap())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "promtool check metrics: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let rules = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/docs/examples/rootfs-guard.rules.yml"
+            );
+            let out = Command::new(&promtool)
+                .args(["check", "rules", rules])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        None => eprintln!("promtool not on PATH: promtool checks SKIPPED (prometheus-parse only)"),
+    }
+    let dashboard: serde_json::Value = serde_json::from_str(include_str!(
+        "../docs/examples/rootfs-guard-grafana-dashboard.json"
+    ))
+    .unwrap();
+    assert!(dashboard["panels"]
+        .to_string()
+        .contains("rootfs_guard_containers"));
+
+    // HTML: rendered by a real headless Chromium to a PNG, and its DOM read back for the counts.
+    let html = tmp.path().join("report.html");
+    let html_s = html.display().to_string();
+    let (code, _, err) = guard(
+        &[
+            "audit",
+            "--host",
+            &d.host(),
+            "--format",
+            "html",
+            "--output",
+            &html_s,
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains("<script"), "the page needs no script");
+    assert!(
+        !page.contains("src=") && !page.contains("<link") && !page.contains("url("),
+        "the page fetches nothing"
+    );
+    let Some(chromium) = on_path("chromium") else {
+        panic!("chromium not on PATH (scripts/install-test-deps.sh installs Debian's chromium)");
+    };
+    let chrome = |extra: &[&str]| {
+        let profile = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(&chromium);
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{html_s}"));
+        let out = support::run_with_timeout(cmd, None, support::DEFAULT_TIMEOUT);
+        assert!(
+            out.status.success(),
+            "chromium {extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let png = tmp.path().join("report.png");
+    chrome(&[
+        &format!("--screenshot={}", png.display()),
+        "--window-size=1200,900",
+    ]);
+    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+    assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+    assert!(
+        bytes.len() > 5_000,
+        "screenshot suspiciously small: {} bytes",
+        bytes.len()
+    );
+    if let Ok(keep) = std::env::var("ROOTFS_GUARD_KEEP_REPORT_PNG") {
+        std::fs::copy(&png, keep).unwrap();
+    }
+    let dom = chrome(&["--dump-dom"]);
+    assert!(
+        dom.contains("4 containers: <span class=\"compliant\">1 compliant</span>, <span class=\"exempt\">1 exempt</span>, <span class=\"violation\">2 violation</span>"),
+        "{dom}"
+    );
+    assert_eq!(dom.matches("class=\"violation-row\"").count(), 2, "{dom}");
+    assert_eq!(dom.matches("class=\"exempt-row\"").count(), 1, "{dom}");
+    assert!(dom.contains("<svg id=\"chart\""), "{dom}");
+    assert!(
+        dom.contains("--read-only"),
+        "the remedy is on the page: {dom}"
+    );
+    assert!(dom.contains(&allow), "the exemption's entry: {dom}");
+}

@@ -10,6 +10,10 @@ pub enum AuditFormat {
     Table,
     /// One JSON document for tools (schema in docs/audit-watch-advise.md).
     Json,
+    /// Prometheus text exposition for node_exporter's textfile collector (docs/metrics-and-logs.md).
+    Prometheus,
+    /// One self-contained HTML page for an auditor (no script, no network).
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -36,6 +40,10 @@ pub struct AuditArgs {
     /// Judge exceptions as at this instant (RFC 3339 date-time or date) instead of now.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
+    /// Write the report to FILE (atomically: a temp file in the same directory, then renamed)
+    /// instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// More daemons to audit in the same report: one endpoint (unix://, tcp://, ssh://) or
     /// context name per line (`#` comments and blank lines skipped), after any --host.
     #[arg(long, value_name = "FILE")]
@@ -106,6 +114,14 @@ pub(super) fn run(args: AuditArgs) -> Result<ExitCode> {
     }
     let text = match args.format {
         AuditFormat::Json => report.to_json() + "\n",
+        AuditFormat::Prometheus => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            engine::audit::prometheus::render(&report, now)
+        }
+        AuditFormat::Html => engine::audit::html::render(&report),
         AuditFormat::Table => {
             let out = std::io::stdout();
             let colour = out.is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -123,7 +139,11 @@ pub(super) fn run(args: AuditArgs) -> Result<ExitCode> {
             text
         }
     };
-    print!("{text}");
+    match &args.output {
+        Some(path) => write_atomic(path, text.as_bytes())
+            .with_context(|| format!("cannot write --output {}", path.display()))?,
+        None => print!("{text}"),
+    }
     for h in report.hosts.iter().filter(|h| !h.reachable) {
         eprintln!(
             "rootfs-guard: {}: {}",
@@ -150,4 +170,28 @@ fn fleet_target(entry: &str, docker: &DockerArgs) -> engine::audit::fleet::Fleet
             client: Err(e.to_string()),
         },
     }
+}
+
+/// Writes `bytes` to `path` so a reader (node_exporter's textfile collector, a web server) sees
+/// the old file or the new one, never half of one: a temp file beside it, synced, then renamed.
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

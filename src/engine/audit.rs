@@ -23,8 +23,10 @@ use crate::engine::client::{short_id, ContainerInspect, DockerClient, DockerErro
 
 pub mod exceptions;
 pub mod fleet;
+pub mod html;
 pub mod leftover;
 mod progress;
+pub mod prometheus;
 pub mod volumes;
 
 use progress::Progress;

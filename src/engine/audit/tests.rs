@@ -438,3 +438,72 @@ fn exempt_rows_name_their_exception_and_flip_when_it_expires() {
     let listed = exception_rows(&p, &[], after, EXPIRING_WITHIN);
     assert_eq!(listed[0].status, ExceptionStatus::Expired);
 }
+
+#[test]
+fn prometheus_text_parses_and_counts_per_host_verdict_and_rule() {
+    let mut r = report();
+    for row in &mut r.containers {
+        row.host = "unix:///d.sock".into();
+    }
+    r.hosts[0].host = "unix:///d.sock".into();
+    r.hosts.push(super::fleet::HostStatus {
+        host: "tcp://10.0.0.9:2376".into(),
+        context: None,
+        reachable: false,
+        error: Some("refused".into()),
+        summary: Summary::default(),
+    });
+    let text = super::prometheus::render(&r, 1_764_650_000.5);
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let value = |metric: &str, labels: &[(&str, &str)]| -> f64 {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .unwrap_or_else(|| panic!("{metric} {labels:?} not in:\n{text}"));
+        match s.value {
+            prometheus_parse::Value::Gauge(v) => v,
+            ref other => panic!("{metric} is not a gauge: {other:?}"),
+        }
+    };
+    let host = [("host", "unix:///d.sock")];
+    let with = |k: &'static str, v: &'static str| [host[0], (k, v)];
+    assert_eq!(
+        value("rootfs_guard_containers", &with("verdict", "compliant")),
+        1.0
+    );
+    assert_eq!(
+        value("rootfs_guard_containers", &with("verdict", "exempt")),
+        1.0
+    );
+    assert_eq!(
+        value("rootfs_guard_containers", &with("verdict", "violation")),
+        3.0
+    );
+    assert_eq!(
+        value("rootfs_guard_violations", &with("rule", "remount")),
+        1.0
+    );
+    assert_eq!(
+        value("rootfs_guard_violations", &with("rule", "readonly-rootfs")),
+        2.0
+    );
+    assert_eq!(value("rootfs_guard_host_up", &host), 1.0);
+    // An unreachable host: down, every verdict at 0 (an alert sees the drop).
+    assert_eq!(
+        value("rootfs_guard_host_up", &[("host", "tcp://10.0.0.9:2376")]),
+        0.0
+    );
+    assert_eq!(
+        value(
+            "rootfs_guard_containers",
+            &[("host", "tcp://10.0.0.9:2376"), ("verdict", "violation")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        value("rootfs_guard_audit_timestamp_seconds", &[]),
+        1_764_650_000.5
+    );
+    assert!(text.contains("# TYPE rootfs_guard_containers gauge"));
+}

@@ -403,3 +403,81 @@ fn prometheus_textfile_and_html_report_from_a_real_dockerd() {
     );
     assert!(dom.contains(&allow), "the exemption's entry: {dom}");
 }
+
+fn scrape(socket: &std::path::Path) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: metrics\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or(raw)
+}
+
+/// Polls `/metrics` until it has `line` (30 s at most).
+fn wait_for_line(socket: &std::path::Path, line: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if socket.exists() {
+            let text = scrape(socket);
+            if text.lines().any(|l| l == line) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never saw {line:?} in /metrics:\n{text}"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn serve_watch_exports_the_audit_gauges_live() {
+    if !support::e2e_enabled("serve_watch_exports_the_audit_gauges_live") {
+        return;
+    }
+    let d = PrivateDockerd::start(&[]);
+    d.import_busybox("bb:latest");
+    d.docker_ok(&["create", "--name", "ro", "--read-only", "bb:latest", "true"]);
+    d.docker_ok(&["create", "--name", "rw", "bb:latest", "true"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("metrics.sock");
+    let addr = format!("unix:{}", sock.display());
+    // Not dockerd's plugin: only its watcher and metrics matter here. The timer is long, so
+    // what moves the gauges below is the connection and the events.
+    let serving = support::PluginProcess::start_with(
+        None,
+        &[
+            "--watch",
+            "--host",
+            &d.host(),
+            "--metrics-addr",
+            &addr,
+            "--sweep-interval",
+            "3600",
+        ],
+    );
+    let host = d.host();
+    let line = |verdict: &str, n: u32| {
+        format!("rootfs_guard_containers{{host=\"{host}\",verdict=\"{verdict}\"}} {n}")
+    };
+    let text = wait_for_line(&sock, &line("violation", 1));
+    assert!(text.lines().any(|l| l == line("compliant", 1)), "{text}");
+    assert!(
+        text.contains(&format!("rootfs_guard_host_up{{host=\"{host}\"}} 1")),
+        "{text}"
+    );
+    // A new writable container: the create event brings a sweep.
+    d.docker_ok(&["create", "--name", "rw2", "bb:latest", "true"]);
+    let text = wait_for_line(&sock, &line("violation", 2));
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    assert!(scrape
+        .samples
+        .iter()
+        .any(|s| s.metric == "rootfs_guard_audit_timestamp_seconds"));
+    drop(serving);
+}

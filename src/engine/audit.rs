@@ -25,6 +25,7 @@ pub mod exceptions;
 pub mod fleet;
 pub mod html;
 pub mod leftover;
+pub mod live;
 mod progress;
 pub mod prometheus;
 pub mod volumes;

@@ -42,7 +42,8 @@ impl HostStatus {
         }
     }
 
-    fn down(host: &str, context: Option<String>, reason: String, rows: &[Row]) -> Self {
+    /// A host not reached (or that stopped answering), with the rows it gave.
+    pub fn down(host: &str, context: Option<String>, reason: String, rows: &[Row]) -> Self {
         HostStatus {
             reachable: false,
             error: Some(reason),

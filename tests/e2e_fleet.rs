@@ -481,3 +481,81 @@ fn serve_watch_exports_the_audit_gauges_live() {
         .any(|s| s.metric == "rootfs_guard_audit_timestamp_seconds"));
     drop(serving);
 }
+
+#[test]
+fn a_daemon_stopped_during_the_audit_is_a_row_and_the_others_are_reported() {
+    if !support::e2e_enabled(
+        "a_daemon_stopped_during_the_audit_is_a_row_and_the_others_are_reported",
+    ) {
+        return;
+    }
+    let a = PrivateDockerd::start(&[]);
+    let mut b = PrivateDockerd::start(&[]);
+    a.import_busybox("bb:latest");
+    a.docker_ok(&["create", "--name", "a-rw", "bb:latest", "true"]);
+    b.import_busybox("bb:latest");
+    // Enough containers on b that, inspected one at a time, its audit outlasts the kill below.
+    let n = 600;
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let b = &b;
+            s.spawn(move || {
+                for i in (t..n).step_by(4) {
+                    let (status, out) = b.api(
+                        "POST",
+                        &format!("/containers/create?name=b{i}"),
+                        &[("Content-Type", "application/json")],
+                        serde_json::json!({"Image": "bb:latest", "Cmd": ["true"]}),
+                    );
+                    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&out));
+                }
+            });
+        }
+    });
+    let (ha, hb) = (a.host(), b.host());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rootfs-guard"));
+    cmd.args([
+        "audit",
+        "--host",
+        &ha,
+        "--host",
+        &hb,
+        "--concurrency",
+        "1",
+        "--format",
+        "json",
+    ])
+    .env_remove("DOCKER_HOST")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    // SIGKILL, as a crash or an OOM kill: a SIGTERMed dockerd keeps serving the connections it
+    // has (the audit's pooled one) until they are done.
+    // SAFETY: signalling our own child by pid.
+    unsafe { libc::kill(b.pid().expect("running") as i32, libc::SIGKILL) };
+    b.stop();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["hosts"][0]["reachable"], true, "{stdout}");
+    assert_eq!(v["hosts"][0]["summary"]["violation"], 1);
+    assert_eq!(
+        v["hosts"][1]["reachable"], false,
+        "b finished before it was stopped? {}",
+        v["hosts"]
+    );
+    let reason = v["hosts"][1]["error"].as_str().unwrap();
+    assert!(reason.contains(&hb), "{reason}");
+    assert!(stderr.contains(&hb), "{stderr}");
+    // What b gave before it stopped is kept, never more than it has.
+    assert!(v["hosts"][1]["summary"]["containers"].as_u64().unwrap() < n as u64);
+    eprintln!(
+        "b stopped mid-audit: {} rows kept; {reason}",
+        v["hosts"][1]["summary"]["containers"]
+    );
+}

@@ -231,6 +231,24 @@ fn audit_over_tcp_with_tls_as_the_cli_configures_it() {
         err.contains(&tcp) && err.contains("TLS handshake failed") && err.contains("UnknownIssuer"),
         "wrong CA: {err}"
     );
+    // `--tls` without `--tlsverify`: encrypted, the server not verified (the CLI's meaning).
+    let (code, out, err) = guard(
+        &[
+            "audit",
+            "--host",
+            &tcp,
+            "--tls",
+            "--tlscert",
+            &p("cert.pem"),
+            "--tlskey",
+            &p("key.pem"),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "--tls: {err}");
+    assert_eq!(verdicts(&out), expected(), "--tls");
     // 5. The server's name is checked: the certificate is for 127.0.0.1, not localhost.
     let by_name = format!("tcp://localhost:{port}");
     let (code, _, err) = guard(

@@ -46,7 +46,7 @@ pub(super) const MAX_EVENT_LINE: usize = 1 << 20;
 /// (`unix:///var/run/docker.sock`, `tcp://10.0.0.2:2376`, `ssh://ops@build-1`).
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
-    #[error("cannot reach the Docker daemon at {host}: {reason} (is dockerd running? set --host, --context or DOCKER_HOST)")]
+    #[error("cannot reach the Docker daemon at {host}: {reason}{}", unreachable_hint(.reason))]
     Unreachable { host: String, reason: String },
     #[error("Docker daemon at {host}: {what}: {status}: {message}")]
     Api {
@@ -65,6 +65,23 @@ pub enum DockerError {
     Config { host: String, reason: String },
     #[error("unsupported Docker host {0:?}: expected unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]")]
     UnsupportedHost(String),
+}
+
+/// The hint for a daemon that is not there (refused, no socket), not for a TLS or ssh failure,
+/// whose reason says what to fix.
+fn unreachable_hint(reason: &str) -> &'static str {
+    let absent = [
+        "refused",
+        "No such file",
+        "os error 2)",
+        "timed out",
+        "no connection within",
+    ];
+    if absent.iter().any(|a| reason.contains(a)) {
+        " (is dockerd running? set --host, --context or DOCKER_HOST)"
+    } else {
+        ""
+    }
 }
 
 impl DockerError {

@@ -1,8 +1,12 @@
-//! End-to-end: many daemons in one `audit`. Two private dockerds (one reached by its socket, one
-//! through a docker context the real CLI wrote) and a third entry nobody listens on, given by
-//! `--host` and `--hosts FILE`: every container row carries its host, the hosts table and
-//! `hosts[]` count each daemon, and a daemon stopped between two audits becomes a row with the
-//! reason while the others are still reported (exit 1 from their verdicts; 2 with `--strict`).
+//! End-to-end: many daemons in one `audit`, and the fleet's outputs. Two private dockerds (one
+//! reached by its socket, one through a docker context the real CLI wrote) and a third entry
+//! nobody listens on, given by `--host` and `--hosts FILE`: every container row carries its host,
+//! the hosts table and `hosts[]` count each daemon, and a daemon stopped between two audits, or
+//! killed during one, becomes a row with the reason while the others are still reported (exit 1
+//! from their verdicts; 2 with `--strict`). Then the outputs a fleet reads: the Prometheus
+//! textfile (parsed, and checked by Debian's promtool with the shipped alert rules), the HTML
+//! report (rendered by headless Debian chromium to a PNG, its DOM read back for the counts), and
+//! the same gauges live on `serve --watch`'s `/metrics`.
 
 mod support;
 

@@ -407,6 +407,10 @@ fn audit_over_ssh_finds_what_the_socket_finds() {
     }
     let d = PrivateDockerd::start(&[]);
     seed(&d);
+    // More containers than inspects in flight over ssh: pooled ssh sessions carry several calls.
+    for i in 0..30 {
+        d.docker_ok(&["create", "--name", &format!("more{i}"), "bb:latest", "true"]);
+    }
     let tmp = tempfile::tempdir().unwrap();
     let sshd = Sshd::start(tmp.path(), &d.host());
     let (code, local, err) = guard(&["audit", "--host", &d.host(), "--format", "json"], &[]);
@@ -425,7 +429,8 @@ fn audit_over_ssh_finds_what_the_socket_finds() {
         std::fs::read_to_string(tmp.path().join("sshd.log")).unwrap_or_default()
     );
     assert_eq!(verdicts(&out), verdicts(&local));
-    assert_eq!(verdicts(&out), expected());
+    assert_eq!(verdicts(&out).len(), 32);
+    assert_eq!(verdicts(&out)["ro"], "compliant");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["host"], host.as_str());
 

@@ -19,7 +19,7 @@ use crate::authz::policy::Policy;
 use crate::authz::rules::assess::{
     assess_container, remount_risk, Assessment, ContainerFacts, ROOT_BIND,
 };
-use crate::engine::client::{short_id, ContainerInspect, DockerClient, DockerError};
+use crate::engine::client::{short_id, ContainerInspect, DockerClient, DockerError, Endpoint};
 
 pub mod exceptions;
 pub mod fleet;
@@ -49,6 +49,8 @@ pub const SWARM_SERVICE_LABEL: &str = "com.docker.swarm.service.name";
 pub const SWARM_TASK_LABEL: &str = "com.docker.swarm.task.name";
 /// Inspects in flight at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+/// At most this many over an ssh endpoint (one `ssh` process each).
+pub const SSH_CONCURRENCY: usize = 4;
 
 /// A container's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -507,7 +509,13 @@ pub async fn run(
 ) -> Result<Report, DockerError> {
     let list = client.list_containers(!opts.running_only).await?;
     let total = list.len();
-    let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    // Over ssh every request in flight is its own `ssh` session: stay under sshd's MaxStartups
+    // (10 unauthenticated connections by default) with room for the operator's own.
+    let concurrency = match client.endpoint() {
+        Endpoint::Ssh { .. } => opts.concurrency.min(SSH_CONCURRENCY),
+        _ => opts.concurrency,
+    };
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for summary in list {
         let client = client.clone();

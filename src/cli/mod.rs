@@ -64,8 +64,9 @@ pub enum Command {
     /// Audit existing containers against the policy (CIS 5.12), through the Docker Engine API.
     ///
     /// Every container (or only running ones) is judged by the rules `serve` enforces at create
-    /// time. Exit status: 0 no violations, 1 violations, 2 error (daemon unreachable, a container
-    /// that could not be inspected, a bad policy).
+    /// time, on one daemon or several in one report (--host A --host B, --hosts FILE). Exit
+    /// status: 0 no violations, 1 violations, 2 error (daemon unreachable — with several hosts
+    /// only with --strict —, a container that could not be inspected, a bad policy).
     Audit(AuditArgs),
     /// Follow Docker events and report every container that violates the policy when it is
     /// created or started (swarm tasks, containers created while the plugin was off).
@@ -86,7 +87,7 @@ pub enum Command {
 /// The Docker daemon to talk to, with the docker CLI's own flags and environment.
 #[derive(Debug, Args)]
 pub struct DockerArgs {
-    /// Daemon to connect to: unix:///PATH, tcp://HOST:PORT, ssh://[USER@]HOST[:PORT].
+    /// Daemon to connect to: unix:///PATH, tcp://HOST:PORT, ssh://USER@HOST:PORT (user and port optional).
     /// Default: the docker CLI's choice: --context, else $DOCKER_HOST, else $DOCKER_CONTEXT, else
     /// the current context of ~/.docker/config.json, else unix:///var/run/docker.sock.
     #[arg(long = "host", short = 'H', value_name = "HOST")]

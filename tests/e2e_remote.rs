@@ -4,7 +4,8 @@
 //! wrote; a wrong CA or a name the certificate does not carry is exit 2 naming the host and the
 //! TLS failure. An sshd of the test's own (own host key, config, port, authorized key; never the
 //! system's) in front of a private dockerd: `audit --host ssh://root@127.0.0.1:PORT` finds the
-//! verdicts the unix socket finds, and a refused key is exit 2 with ssh's exit status.
+//! verdicts the unix socket finds, `watch` follows events over it, and a refused key is exit 2
+//! with ssh's exit status.
 
 mod support;
 
@@ -433,6 +434,39 @@ fn audit_over_ssh_finds_what_the_socket_finds() {
     assert_eq!(verdicts(&out)["ro"], "compliant");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["host"], host.as_str());
+
+    // `watch` follows the events stream over the same ssh transport.
+    let out_path = tmp.path().join("watch.out");
+    let mut watch = Command::new(binary())
+        .args(["watch", "--host", &host, "--format", "json"])
+        .env_clear()
+        .env("PATH", &path)
+        .env("HOME", "/nonexistent-home")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(tmp.path().join("watch.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut created = false;
+    loop {
+        let err = std::fs::read_to_string(tmp.path().join("watch.err")).unwrap_or_default();
+        if !created && err.contains("following container events") {
+            d.docker_ok(&["create", "--name", "late", "bb:latest", "true"]);
+            created = true;
+        }
+        let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+        if out.contains("\"name\":\"late\"") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "watch over ssh never reported late:\n{out}\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
 
     // A key sshd does not know: exit 2 with ssh's exit status and message.
     let stranger = tmp.path().join("stranger_key");

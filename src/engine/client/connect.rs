@@ -177,11 +177,16 @@ fn tls_config(files: &TlsFiles) -> Result<rustls::ClientConfig, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
     let builder = if files.verify {
-        let ca = files.ca.as_ref().ok_or(
-            "TLS verification needs a CA certificate (--tlscacert or DOCKER_CERT_PATH/ca.pem)",
-        )?;
+        // No CA given: the system's roots, as Go's crypto/tls (and so the CLI) does.
+        let ca = match &files.ca {
+            Some(ca) => ca.clone(),
+            None => system_roots().ok_or(
+                "TLS verification needs a CA certificate (--tlscacert or DOCKER_CERT_PATH/ca.pem), \
+                 and no system CA bundle was found (SSL_CERT_FILE)",
+            )?,
+        };
         let mut roots = rustls::RootCertStore::empty();
-        for cert in read_certs(ca)? {
+        for cert in read_certs(&ca)? {
             roots
                 .add(cert)
                 .map_err(|e| format!("{}: {e}", ca.display()))?;
@@ -204,6 +209,21 @@ fn tls_config(files: &TlsFiles) -> Result<rustls::ClientConfig, String> {
         (None, None) => Ok(builder.with_no_client_auth()),
         _ => Err("a client certificate needs both --tlscert and --tlskey".into()),
     }
+}
+
+/// The system's CA bundle: `$SSL_CERT_FILE`, else the first of the distributions' usual files.
+fn system_roots() -> Option<std::path::PathBuf> {
+    if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
+        return Some(f.into());
+    }
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.exists())
 }
 
 fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -342,5 +362,41 @@ impl AsyncWrite for Stream {
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Stream::Ssh(_, input) => Pin::new(input).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_material_is_checked_before_any_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let with_ca = |ca: std::path::PathBuf| TlsFiles {
+            verify: true,
+            ca: Some(ca),
+            ..TlsFiles::default()
+        };
+        let err = tls_config(&with_ca(empty.clone())).unwrap_err();
+        assert!(err.contains("no certificate in"), "{err}");
+        let err = tls_config(&with_ca(dir.path().join("nope.pem"))).unwrap_err();
+        assert!(err.contains("cannot read the certificate"), "{err}");
+        // No CA: the system's bundle, where the machine has one (Debian's ca-certificates).
+        if system_roots().is_some() {
+            let system = TlsFiles {
+                verify: true,
+                ..TlsFiles::default()
+            };
+            assert!(tls_config(&system).is_ok());
+        }
+        let err = tls_config(&TlsFiles {
+            verify: false,
+            cert: Some(empty.clone()),
+            ..TlsFiles::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("both --tlscert and --tlskey"), "{err}");
     }
 }

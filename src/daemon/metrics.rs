@@ -96,6 +96,8 @@ pub struct Metrics {
     watch_stopped: Counter,
     watch_enabled: AtomicBool,
     policy: Mutex<(String, String)>,
+    /// The audit's gauges of `serve --watch` (last sweep's text).
+    pub audit: Arc<super::audit_gauges::AuditGauges>,
     /// The per-request series, resolved once: a `Family` lookup hashes the labels under a lock
     /// both worker threads share, on every AuthZ request.
     hot: HotCounters,
@@ -217,6 +219,7 @@ impl Metrics {
         };
         Metrics {
             hot,
+            audit: Arc::default(),
             registry,
             requests,
             decisions,
@@ -336,6 +339,7 @@ impl Metrics {
         {
             warn!(error = %e, "cannot encode metrics");
         }
+        out.push_str(&self.audit.text());
         out
     }
 
@@ -506,9 +510,15 @@ impl WatchObserver for Metrics {
     }
     fn connected(&self, connected: bool) {
         self.watch_connected(connected);
+        if connected {
+            self.audit.poke();
+        }
     }
     fn violation(&self, stopped: bool) {
         self.watch_violation(stopped);
+    }
+    fn container_event(&self) {
+        self.audit.poke();
     }
 }
 

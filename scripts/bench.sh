@@ -29,4 +29,5 @@ stage build "$CARGO" bench --locked --no-run
 stage decide "$CARGO" bench --locked --bench decide
 stage wire "$CARGO" bench --locked --bench wire
 stage e2e "$CARGO" bench --locked --bench e2e
+stage fleet "$CARGO" bench --locked --bench fleet
 "$CARGO" bench --locked --bench report 2>/dev/null | sed -n '/^|/,$p'

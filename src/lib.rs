@@ -13,13 +13,15 @@
 //!   data path of a request is drawn at the top of that module.
 //! - [`daemon`]: the plugin process around the core: the unix-socket server dockerd calls, its
 //!   limits and shutdown, metrics and health, the decision log.
-//! - [`engine`]: the tools that talk to dockerd through the Engine API: audit, watch, advise.
+//! - [`engine`]: the tools that talk to dockerd through the Engine API (over a unix socket, tcp,
+//!   TLS or ssh, one host or a fleet): audit, watch, advise.
 //! - [`cli`]: the command line, the only place that knows clap and picks exit codes;
 //!   `src/bin/rootfs-guard.rs` only calls [`cli::main`].
 //!
-//! `daemon` and `engine` do not import each other, with one named seam: the watch loop
+//! `daemon` and `engine` do not import each other, with two named seams: the watch loop
 //! `serve --watch` runs is engine code, told about the daemon through
-//! [`engine::watch::WatchObserver`], which the daemon's metrics implement.
+//! [`engine::watch::WatchObserver`], which the daemon's metrics implement; and the audit's live
+//! gauges reach `/metrics` through [`engine::audit::live::AuditSink`].
 //!
 //! The one principle: a request is judged as dockerd will execute it. dockerd decodes bodies with
 //! Go's `encoding/json` and routes on the decoded path; reading the bytes any other way is a

@@ -236,7 +236,7 @@ async fn bind_like_volumes_and_build_leftovers() {
     let (code, out, err) = audit(&socket, &["--format", "json"]).await;
     assert_eq!(code, Some(1), "{out}\n{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["errors"], serde_json::json!([]));
     let verdicts: Vec<(&str, &str, &serde_json::Value)> = report["volumes"]
         .as_array()

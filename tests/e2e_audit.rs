@@ -250,7 +250,7 @@ fn audit_and_watch_against_a_real_dockerd() {
     assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(verdicts(&report), all, "{out}");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["host"], host);
     assert_eq!(
         report["summary"],
@@ -472,7 +472,7 @@ fn scrape(socket: &Path, path: &str) -> String {
 }
 
 #[test]
-fn unreachable_daemon_is_exit_2_naming_the_socket() {
+fn unreachable_daemon_is_exit_2_naming_the_host() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("docker.sock");
     let host = format!("unix://{}", sock.display());
@@ -483,7 +483,17 @@ fn unreachable_daemon_is_exit_2_naming_the_socket() {
         assert!(err.contains(&host), "{err}");
         assert!(err.contains("cannot reach the Docker daemon"), "{err}");
     }
-    let (code, _, err) = guard(&["audit", "--host", "tcp://127.0.0.1:2375"]);
+    // tcp is a supported host now: a port nobody listens on is refused, naming the host.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tcp = format!("tcp://127.0.0.1:{port}");
+    let (code, _, err) = guard(&["audit", "--host", &tcp]);
     assert_eq!(code, 2);
-    assert!(err.contains("only unix sockets"), "{err}");
+    assert!(err.contains(&tcp) && err.contains("refused"), "{err}");
+    let (code, _, err) = guard(&["audit", "--host", "npipe:////./pipe/docker_engine"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unsupported Docker host"), "{err}");
 }

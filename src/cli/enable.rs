@@ -2,6 +2,7 @@
 //! the reload and the proof live in [`crate::engine::enable`].
 
 use super::*;
+use crate::engine::client::DEFAULT_DOCKER_HOST;
 use crate::engine::enable::{
     self, Target, DEFAULT_DAEMON_JSON, DEFAULT_PIDFILE, PLUGIN_SOCKET_DIR,
 };

@@ -19,7 +19,7 @@ use crate::daemon::logging::{self, LogFormat};
 use crate::daemon::metrics::{self, MetricsAddr};
 use crate::daemon::{self, Limits, PolicyStore, State};
 use crate::engine;
-use crate::engine::client::{DockerClient, DEFAULT_DOCKER_HOST};
+use crate::engine::client::{resolve, DockerClient, HostFlags};
 
 mod advise;
 mod audit;
@@ -66,8 +66,9 @@ pub enum Command {
     /// Audit existing containers against the policy (CIS 5.12), through the Docker Engine API.
     ///
     /// Every container (or only running ones) is judged by the rules `serve` enforces at create
-    /// time. Exit status: 0 no violations, 1 violations, 2 error (daemon unreachable, a container
-    /// that could not be inspected, a bad policy).
+    /// time, on one daemon or several in one report (--host A --host B, --hosts FILE). Exit
+    /// status: 0 no violations, 1 violations, 2 error (daemon unreachable — with several hosts
+    /// only with --strict —, a container that could not be inspected, a bad policy).
     Audit(AuditArgs),
     /// Follow Docker events and report every container that violates the policy when it is
     /// created or started (swarm tasks, containers created while the plugin was off).
@@ -98,23 +99,58 @@ pub enum Command {
     Disable(EnableArgs),
 }
 
-/// The Docker daemon to talk to.
+/// The Docker daemon to talk to, with the docker CLI's own flags and environment.
 #[derive(Debug, Args)]
 pub struct DockerArgs {
-    /// Docker daemon socket; only unix sockets are supported.
-    /// Default: $DOCKER_HOST when set and not empty, else unix:///var/run/docker.sock.
-    #[arg(long = "host", short = 'H', value_name = "unix:///PATH")]
-    pub host: Option<String>,
+    /// Daemon to connect to: unix:///PATH, tcp://HOST:PORT, ssh://USER@HOST:PORT (user and port optional).
+    /// Default: the docker CLI's choice: --context, else $DOCKER_HOST, else $DOCKER_CONTEXT, else
+    /// the current context of ~/.docker/config.json, else unix:///var/run/docker.sock.
+    #[arg(long = "host", short = 'H', value_name = "HOST")]
+    pub host: Vec<String>,
+    /// Docker context to use (as `docker --context`; `docker context ls` lists them).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Use TLS without verifying the daemon's certificate (implied by --tlsverify).
+    #[arg(long)]
+    pub tls: bool,
+    /// Use TLS and verify the daemon's certificate and name (default: $DOCKER_TLS_VERIFY set).
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// CA the daemon's certificate must chain to (default: $DOCKER_CERT_PATH/ca.pem).
+    #[arg(long, value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
+    /// Client certificate (default: $DOCKER_CERT_PATH/cert.pem).
+    #[arg(long, value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// Client key (default: $DOCKER_CERT_PATH/key.pem).
+    #[arg(long, value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
 }
 
 impl DockerArgs {
+    /// The flags as the client's settings read them, without `--host`.
+    pub(crate) fn flags(&self, host: Option<String>) -> HostFlags {
+        HostFlags {
+            host,
+            context: self.context.clone(),
+            tls: self.tls,
+            tlsverify: self.tlsverify,
+            tlscacert: self.tlscacert.clone(),
+            tlscert: self.tlscert.clone(),
+            tlskey: self.tlskey.clone(),
+        }
+    }
+
+    /// The one daemon of a single-host command.
     fn client(&self) -> Result<DockerClient> {
-        let host = self
-            .host
-            .clone()
-            .or_else(|| env_setting("DOCKER_HOST"))
-            .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_owned());
-        Ok(DockerClient::new(&host)?)
+        if self.host.len() > 1 {
+            anyhow::bail!(
+                "--host given {} times: only audit takes several",
+                self.host.len()
+            );
+        }
+        let target = resolve(&self.flags(self.host.first().cloned()), &env_setting)?;
+        Ok(DockerClient::from_endpoint(target.endpoint)?)
     }
 }
 

@@ -31,6 +31,11 @@ pub struct ServeArgs {
     /// dockerd being down never affects the plugin.
     #[arg(long)]
     pub watch: bool,
+    /// With --watch and --metrics-addr: re-audit every container for the audit's gauges
+    /// (`rootfs_guard_containers{host,verdict}`, ...) this often, besides on each reconnection
+    /// and shortly after container events.
+    #[arg(long, value_name = "SECONDS", default_value_t = engine::audit::live::DEFAULT_SWEEP_INTERVAL.as_secs())]
+    pub sweep_interval: u64,
     #[command(flatten)]
     pub docker: DockerArgs,
 }
@@ -108,6 +113,18 @@ pub(super) fn run(mut args: ServeArgs) -> Result<()> {
             };
             let observer: Arc<dyn engine::watch::WatchObserver> = state.metrics.clone();
             let metrics = Some(observer);
+            if args.metrics_addr.is_some() {
+                // The audit's gauges on /metrics, kept current by sweeps.
+                let gauges = state.metrics.audit.clone();
+                let sink: Arc<dyn engine::audit::live::AuditSink> = gauges.clone();
+                tasks.push(tokio::spawn(engine::audit::live::keep_current(
+                    client.clone(),
+                    policy.clone(),
+                    Duration::from_secs(args.sweep_interval.max(1)),
+                    gauges.nudge(),
+                    sink,
+                )));
+            }
             tasks.push(tokio::spawn(engine::watch::run(client, policy, opts, metrics)));
         }
         let result = daemon::run(listener, owned_socket, state).await;

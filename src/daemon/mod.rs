@@ -8,6 +8,7 @@
 //! - [`metrics`]: Prometheus metrics and `/health` on their own listener;
 //! - [`logging`]: the tracing subscriber and the one decision log line.
 
+pub mod audit_gauges;
 pub mod logging;
 pub mod metrics;
 pub mod server;

@@ -8,9 +8,8 @@
 //! output in, rows and text out.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -20,11 +19,18 @@ use crate::authz::policy::Policy;
 use crate::authz::rules::assess::{
     assess_container, remount_risk, Assessment, ContainerFacts, ROOT_BIND,
 };
-use crate::engine::client::{short_id, ContainerInspect, DockerClient, DockerError};
+use crate::engine::client::{short_id, ContainerInspect, DockerClient, DockerError, Endpoint};
 
 pub mod exceptions;
+pub mod fleet;
+pub mod html;
 pub mod leftover;
+pub mod live;
+mod progress;
+pub mod prometheus;
 pub mod volumes;
+
+use progress::Progress;
 
 use exceptions::{exception_rows, ExceptionRef, ExceptionRow};
 
@@ -32,8 +38,9 @@ pub use leftover::{is_build_leftover, LEGACY_BUILD};
 pub use volumes::{assess_volume, VolumeRow};
 
 /// Version of the JSON report's schema; bumped only on incompatible changes (new keys, such as
-/// `build_leftover` and `volumes`, are not).
-pub const SCHEMA_VERSION: u32 = 1;
+/// `build_leftover` and `volumes`, are not). 2: many hosts in one report (`hosts[]`, each row's
+/// `host`), where an unreachable host is a row rather than a failed audit.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Exceptions expiring this soon are reported as `expiring`.
 pub const EXPIRING_WITHIN: Duration = Duration::from_secs(14 * 86_400);
@@ -42,6 +49,8 @@ pub const SWARM_SERVICE_LABEL: &str = "com.docker.swarm.service.name";
 pub const SWARM_TASK_LABEL: &str = "com.docker.swarm.task.name";
 /// Inspects in flight at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+/// At most this many over an ssh endpoint (one `ssh` process each).
+pub const SSH_CONCURRENCY: usize = 4;
 
 /// A container's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -65,6 +74,8 @@ impl Verdict {
 /// One container in the report (the JSON schema's `containers[]`: every key always present).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Row {
+    /// The daemon the container runs on, as the CLI writes it (`unix:///var/run/docker.sock`).
+    pub host: String,
     /// Full container id.
     pub id: String,
     /// Name without dockerd's leading `/`.
@@ -171,6 +182,7 @@ pub fn assess_at(policy: &Policy, c: &ContainerInspect, now: SystemTime) -> Row 
         }
     };
     Row {
+        host: String::new(),
         id: c.id.clone(),
         name,
         image: f.image.to_owned(),
@@ -197,8 +209,13 @@ pub fn assess_at(policy: &Policy, c: &ContainerInspect, now: SystemTime) -> Row 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema_version: u32,
-    /// The daemon audited (`unix:///var/run/docker.sock`).
+    /// The daemon audited (`unix:///var/run/docker.sock`); with many, the first of `hosts`.
     pub host: String,
+    /// Every daemon audited, in the order given, with its own counts; one that could not be
+    /// reached is here with the reason, and has no rows.
+    pub hosts: Vec<fleet::HostStatus>,
+    /// When the audit was made (RFC 3339, UTC).
+    pub generated_at: String,
     pub policy: PolicySummary,
     pub summary: Summary,
     /// Sorted by name.
@@ -235,8 +252,8 @@ impl Report {
         mut volumes: Vec<VolumeRow>,
         errors: Vec<String>,
     ) -> Report {
-        rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-        volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        rows.sort_by(|a, b| (&a.host, &a.name, &a.id).cmp(&(&b.host, &b.name, &b.id)));
+        volumes.sort_by(|a, b| (&a.host, &a.name).cmp(&(&b.host, &b.name)));
         let mut summary = Summary {
             containers: rows.len(),
             ..Summary::default()
@@ -250,6 +267,8 @@ impl Report {
         }
         Report {
             schema_version: SCHEMA_VERSION,
+            hosts: vec![fleet::HostStatus::reached(&host, None, &rows, &errors)],
+            generated_at: fleet::rfc3339(SystemTime::now()),
             host,
             policy: PolicySummary {
                 fingerprint: policy.fingerprint(),
@@ -273,7 +292,14 @@ impl Report {
     /// 0 all compliant or exempt, 1 violations (containers or volumes), 2 incomplete (some
     /// container not inspected, the volumes not listed).
     pub fn exit_code(&self) -> u8 {
-        if !self.errors.is_empty() {
+        self.exit_code_strict(false)
+    }
+
+    /// [`Self::exit_code`], where a host that could not be reached (a row of `hosts`) makes it 2
+    /// only when `strict`; otherwise the verdicts of the hosts reached decide.
+    pub fn exit_code_strict(&self, strict: bool) -> u8 {
+        let down = self.hosts.iter().any(|h| !h.reachable);
+        if !self.errors.is_empty() || (strict && down) {
             2
         } else if self.summary.violation > 0 || self.volume_violations().next().is_some() {
             1
@@ -291,7 +317,8 @@ impl Report {
     /// the verdicts (only for a terminal). Volumes that break a rule follow in a table of their
     /// own (nothing is printed for volumes when none does).
     pub fn to_table(&self, colour: bool) -> String {
-        const HEADERS: [&str; 10] = [
+        const HEADERS: [&str; 11] = [
+            "HOST",
             "ID",
             "NAME",
             "IMAGE",
@@ -310,6 +337,7 @@ impl Report {
             .iter()
             .map(|r| {
                 let fields = vec![
+                    cell(&r.host),
                     short_id(&r.id).to_owned(),
                     cell(&r.name),
                     cell(&r.image),
@@ -327,8 +355,25 @@ impl Report {
                 (fields, r.verdict)
             })
             .collect();
+        // The HOST column only when there is more than one host.
+        let many = self.hosts.len() > 1;
+        let skip = usize::from(!many);
+        let rows: Vec<(Vec<String>, Verdict)> = rows
+            .into_iter()
+            .map(|(f, v)| (f[skip..].to_vec(), v))
+            .collect();
         let mut out = String::new();
-        aligned(&mut out, &HEADERS, &rows, HEADERS.len() - 1, colour);
+        if many {
+            out.push_str(&fleet::hosts_table(&self.hosts));
+            out.push('\n');
+        }
+        aligned(
+            &mut out,
+            &HEADERS[skip..],
+            &rows,
+            HEADERS.len() - 1 - skip,
+            colour,
+        );
         let s = &self.summary;
         out.push_str(&format!(
             "{} container{}: {} compliant, {} exempt, {} violation{}\n",
@@ -343,22 +388,23 @@ impl Report {
             .volume_violations()
             .map(|v| {
                 let message = v.message.as_deref().unwrap_or_default();
-                let fields = vec![
+                let fields = [
+                    cell(&v.host),
                     cell(&v.name),
                     cell(&v.driver),
                     v.verdict.as_str().to_owned(),
                     message.chars().filter(|c| !c.is_control()).collect(),
                 ];
-                (fields, v.verdict)
+                (fields[skip..].to_vec(), v.verdict)
             })
             .collect();
         if !bad.is_empty() {
             out.push('\n');
             aligned(
                 &mut out,
-                &["VOLUME", "DRIVER", "VERDICT", "MESSAGE"],
+                &["HOST", "VOLUME", "DRIVER", "VERDICT", "MESSAGE"][skip..],
                 &bad,
-                2,
+                3 - skip,
                 colour,
             );
             out.push_str(&format!(
@@ -463,7 +509,13 @@ pub async fn run(
 ) -> Result<Report, DockerError> {
     let list = client.list_containers(!opts.running_only).await?;
     let total = list.len();
-    let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    // Over ssh every request in flight is its own `ssh` session: stay under sshd's MaxStartups
+    // (10 unauthenticated connections by default) with room for the operator's own.
+    let concurrency = match client.endpoint() {
+        Endpoint::Ssh { .. } => opts.concurrency.min(SSH_CONCURRENCY),
+        _ => opts.concurrency,
+    };
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for summary in list {
         let client = client.clone();
@@ -499,56 +551,17 @@ pub async fn run(
             Vec::new()
         }
     };
-    let mut report = Report::new(client.host(), policy, rows, volumes, errors);
+    let host = client.host();
+    let mut volumes: Vec<VolumeRow> = volumes;
+    for r in &mut rows {
+        r.host.clone_from(&host);
+    }
+    for v in &mut volumes {
+        v.host.clone_from(&host);
+    }
+    let mut report = Report::new(host, policy, rows, volumes, errors);
     report.exceptions = exception_rows(policy, &report.containers, opts.now, EXPIRING_WITHIN);
     Ok(report)
-}
-
-/// "inspected N/M" on stderr, only on a terminal and only once the audit has taken a moment.
-struct Progress {
-    enabled: bool,
-    total: usize,
-    done: usize,
-    start: Instant,
-    last: Option<Instant>,
-}
-
-impl Progress {
-    const QUIET_FOR: Duration = Duration::from_millis(500);
-    const EVERY: Duration = Duration::from_millis(100);
-
-    fn new(enabled: bool, total: usize) -> Self {
-        Progress {
-            enabled,
-            total,
-            done: 0,
-            start: Instant::now(),
-            last: None,
-        }
-    }
-
-    fn tick(&mut self) {
-        self.done += 1;
-        if !self.enabled || self.start.elapsed() < Self::QUIET_FOR {
-            return;
-        }
-        let now = Instant::now();
-        if self.last.is_some_and(|t| now - t < Self::EVERY) && self.done < self.total {
-            return;
-        }
-        self.last = Some(now);
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\rinspected {}/{} containers", self.done, self.total);
-        let _ = err.flush();
-    }
-
-    fn finish(&self) {
-        if self.last.is_some() {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
-        }
-    }
 }
 
 #[cfg(test)]

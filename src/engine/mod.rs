@@ -2,7 +2,8 @@
 //! enforcement, because enforcement at create time cannot see containers that already exist,
 //! swarm tasks, or anything created while the guard was off.
 //!
-//! - [`client`]: the Engine API client (the one place that knows how to reach dockerd);
+//! - [`client`]: the Engine API client (the one place that knows how to reach dockerd: unix,
+//!   tcp, TLS, ssh, contexts, chosen as the docker CLI chooses);
 //! - [`audit`]: judges every existing container with the create rule's own function
 //!   ([`crate::authz::rules::assess_container`]), so it never disagrees with enforcement;
 //! - [`watch`]: follows Docker events and judges each container as it appears;
@@ -11,7 +12,8 @@
 //! - [`advise`]: from the paths a container wrote to the `--tmpfs` and volume mounts that let it
 //!   run with `--read-only`.
 //!
-//! Nothing here names a daemon type: `serve --watch` hands the watch loop a [`watch::WatchObserver`].
+//! Nothing here names a daemon type: `serve --watch` hands the watch loop a
+//! [`watch::WatchObserver`] and the audit's live gauges an [`audit::live::AuditSink`].
 
 pub mod advise;
 pub mod audit;

@@ -186,6 +186,8 @@ pub trait WatchObserver: Send + Sync {
     fn connected(&self, connected: bool);
     /// A violator was reported; `stopped` when `--stop` stopped it.
     fn violation(&self, stopped: bool);
+    /// A container event was handled (whatever its verdict): the audit gauges may have moved.
+    fn container_event(&self) {}
 }
 
 /// Follows the events stream forever (until the task is dropped), reconnecting with backoff.
@@ -243,6 +245,9 @@ pub async fn run(
                             &id,
                         )
                         .await;
+                        if let Some(m) = &metrics {
+                            m.container_event();
+                        }
                     }
                 }
                 Ok(None) => break "dockerd closed the events stream".to_owned(),

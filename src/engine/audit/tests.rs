@@ -200,7 +200,7 @@ fn cells_are_cleaned_and_cut() {
 #[test]
 fn json_schema_is_stable() {
     let v: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["host"], "unix:///d.sock");
     assert_eq!(v["policy"]["mode"], "enforce");
     assert_eq!(v["policy"]["fingerprint"], Policy::default().fingerprint());
@@ -209,6 +209,13 @@ fn json_schema_is_stable() {
         serde_json::json!({"containers":5,"compliant":1,"exempt":1,"violation":3})
     );
     assert_eq!(v["errors"], serde_json::json!([]));
+    // Schema 2: every report lists its hosts, each with its own counts.
+    assert_eq!(
+        v["hosts"],
+        serde_json::json!([{"host":"unix:///d.sock","context":null,"reachable":true,"error":null,
+            "summary":{"containers":5,"compliant":1,"exempt":1,"violation":3}}])
+    );
+    assert!(v["generated_at"].as_str().unwrap().ends_with('Z'));
     let remount = &v["containers"][1];
     let keys: Vec<&String> = remount.as_object().unwrap().keys().collect();
     assert_eq!(
@@ -217,6 +224,7 @@ fn json_schema_is_stable() {
             "build_leftover",
             "exception",
             "exemption",
+            "host",
             "id",
             "image",
             "message",
@@ -347,13 +355,42 @@ fn leftovers_and_volumes_in_table_and_json() {
         .contains("reaches /var/lib/docker"));
     assert_eq!(
         v["volumes"][1],
-        serde_json::json!({"name":"srv","driver":"local","verdict":"compliant","rule":null,"message":null})
+        serde_json::json!({"host":"","name":"srv","driver":"local","verdict":"compliant","rule":null,"message":null})
     );
     // The summary stays the containers' (its keys are stable).
     assert_eq!(
         v["summary"],
         serde_json::json!({"containers":2,"compliant":1,"exempt":0,"violation":1})
     );
+}
+
+#[test]
+fn many_hosts_add_a_host_column_and_a_hosts_table() {
+    use super::fleet::HostStatus;
+    let mut r = report();
+    for row in &mut r.containers {
+        row.host = "unix:///d.sock".into();
+    }
+    let one = r.to_table(false);
+    assert!(!one.contains("HOST"), "{one}");
+    r.hosts.push(HostStatus {
+        host: "tcp://10.0.0.9:2376".into(),
+        context: Some("edge".into()),
+        reachable: false,
+        error: Some("cannot reach the Docker daemon: refused".into()),
+        summary: Summary::default(),
+    });
+    let many = r.to_table(false);
+    assert!(many.starts_with("HOST "), "{many}");
+    assert!(
+        many.contains("tcp://10.0.0.9:2376 (edge)  unreachable"),
+        "{many}"
+    );
+    assert!(many.contains("2 hosts: 1 reached, 1 unreachable"), "{many}");
+    assert!(many.contains("\nHOST            ID "), "{many}");
+    // Unreachable: exit 2 only when strict; the verdicts decide otherwise.
+    assert_eq!(r.exit_code(), 1);
+    assert_eq!(r.exit_code_strict(true), 2);
 }
 
 #[test]
@@ -400,4 +437,73 @@ fn exempt_rows_name_their_exception_and_flip_when_it_expires() {
     );
     let listed = exception_rows(&p, &[], after, EXPIRING_WITHIN);
     assert_eq!(listed[0].status, ExceptionStatus::Expired);
+}
+
+#[test]
+fn prometheus_text_parses_and_counts_per_host_verdict_and_rule() {
+    let mut r = report();
+    for row in &mut r.containers {
+        row.host = "unix:///d.sock".into();
+    }
+    r.hosts[0].host = "unix:///d.sock".into();
+    r.hosts.push(super::fleet::HostStatus {
+        host: "tcp://10.0.0.9:2376".into(),
+        context: None,
+        reachable: false,
+        error: Some("refused".into()),
+        summary: Summary::default(),
+    });
+    let text = super::prometheus::render(&r, 1_764_650_000.5);
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let value = |metric: &str, labels: &[(&str, &str)]| -> f64 {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .unwrap_or_else(|| panic!("{metric} {labels:?} not in:\n{text}"));
+        match s.value {
+            prometheus_parse::Value::Gauge(v) => v,
+            ref other => panic!("{metric} is not a gauge: {other:?}"),
+        }
+    };
+    let host = [("host", "unix:///d.sock")];
+    let with = |k: &'static str, v: &'static str| [host[0], (k, v)];
+    assert_eq!(
+        value("rootfs_guard_containers", &with("verdict", "compliant")),
+        1.0
+    );
+    assert_eq!(
+        value("rootfs_guard_containers", &with("verdict", "exempt")),
+        1.0
+    );
+    assert_eq!(
+        value("rootfs_guard_containers", &with("verdict", "violation")),
+        3.0
+    );
+    assert_eq!(
+        value("rootfs_guard_violations", &with("rule", "remount")),
+        1.0
+    );
+    assert_eq!(
+        value("rootfs_guard_violations", &with("rule", "readonly-rootfs")),
+        2.0
+    );
+    assert_eq!(value("rootfs_guard_host_up", &host), 1.0);
+    // An unreachable host: down, every verdict at 0 (an alert sees the drop).
+    assert_eq!(
+        value("rootfs_guard_host_up", &[("host", "tcp://10.0.0.9:2376")]),
+        0.0
+    );
+    assert_eq!(
+        value(
+            "rootfs_guard_containers",
+            &[("host", "tcp://10.0.0.9:2376"), ("verdict", "violation")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        value("rootfs_guard_audit_timestamp_seconds", &[]),
+        1_764_650_000.5
+    );
+    assert!(text.contains("# TYPE rootfs_guard_containers gauge"));
 }

@@ -16,6 +16,8 @@ use super::Verdict;
 /// One volume in the report (the JSON schema's `volumes[]`: every key always present).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VolumeRow {
+    /// The daemon the volume is on.
+    pub host: String,
     pub name: String,
     pub driver: String,
     /// `compliant` or `violation` (no allowlist entry exempts a volume).
@@ -49,6 +51,7 @@ pub fn assess_volume(policy: &Policy, v: &VolumeSummary) -> VolumeRow {
         None => (Verdict::Compliant, None, None),
     };
     VolumeRow {
+        host: String::new(),
         name: v.name.clone(),
         driver: v.driver.clone(),
         verdict,

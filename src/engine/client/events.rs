@@ -23,7 +23,7 @@ impl DockerClient {
         Ok(EventStream {
             body: resp.into_body(),
             lines: LineBuffer::default(),
-            socket: self.socket.clone(),
+            host: self.host.clone(),
         })
     }
 }
@@ -41,7 +41,7 @@ pub(super) fn format_since(nanos: i64) -> String {
 pub struct EventStream {
     body: Incoming,
     lines: LineBuffer,
-    socket: PathBuf,
+    host: String,
 }
 
 impl EventStream {
@@ -50,7 +50,7 @@ impl EventStream {
         loop {
             while let Some(line) = self.lines.next_line() {
                 let line = line.map_err(|reason| DockerError::Protocol {
-                    socket: self.socket.clone(),
+                    host: self.host.clone(),
                     what: "events".into(),
                     reason,
                 })?;
@@ -59,7 +59,7 @@ impl EventStream {
                 }
                 return serde_json::from_slice(&line).map(Some).map_err(|e| {
                     DockerError::Protocol {
-                        socket: self.socket.clone(),
+                        host: self.host.clone(),
                         what: "events".into(),
                         reason: format!("undecodable event: {e}"),
                     }
@@ -69,7 +69,7 @@ impl EventStream {
                 None => return Ok(None),
                 Some(Err(e)) => {
                     return Err(DockerError::Protocol {
-                        socket: self.socket.clone(),
+                        host: self.host.clone(),
                         what: "events".into(),
                         reason: innermost_cause(&e),
                     })

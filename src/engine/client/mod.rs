@@ -1,13 +1,14 @@
-//! A thin client of the Docker Engine API over its unix socket, for `audit` and `watch`.
+//! A thin client of the Docker Engine API, for `audit`, `watch` and `advise`, over every
+//! transport the docker CLI uses: a unix socket, TCP, TLS, or ssh (see [`connect`]); which daemon
+//! is decided by [`settings`] as the CLI decides it.
 //!
 //! Only what those commands need: list containers, inspect one, stream `/events`, stop one, list
-//! volumes. It speaks HTTP/1.1 with hyper through hyperlocal, so no docker CLI is needed. Paths
-//! carry no API version: dockerd then answers in its own newest version, and every field read here
-//! has the same meaning from API 1.24 to today. Errors name the socket, so "daemon unreachable"
-//! says which one.
+//! volumes. It speaks HTTP/1.1 with hyper over [`connect::Connector`]. Paths carry no API
+//! version: dockerd then answers in its own newest version, and every field read here has the
+//! same meaning from API 1.24 to today. Errors name the host, so "daemon unreachable" says which.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -16,17 +17,22 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use hyperlocal::UnixConnector;
 use serde::Deserialize;
 
+pub mod connect;
 mod containers;
+pub mod endpoint;
 mod events;
 mod plugins;
+pub mod settings;
 mod types;
 mod volumes;
 
+pub use connect::Connector;
+pub use endpoint::{Endpoint, TlsFiles};
 pub use events::EventStream;
 pub use plugins::{PluginConfig, PluginInterface, PluginSummary};
+pub use settings::{resolve, resolve_entry, HostFlags, Target};
 pub use types::*;
 
 /// Where dockerd listens when neither `--host` nor `DOCKER_HOST` says otherwise.
@@ -38,26 +44,46 @@ pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) const MAX_BODY: usize = 64 << 20;
 pub(super) const MAX_EVENT_LINE: usize = 1 << 20;
 
-/// Why an Engine API call failed.
+/// Why an Engine API call failed. `host` is the endpoint as the CLI writes it
+/// (`unix:///var/run/docker.sock`, `tcp://10.0.0.2:2376`, `ssh://ops@build-1`).
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
-    #[error("cannot reach the Docker daemon at unix://{}: {reason} (is dockerd running? set --host or DOCKER_HOST)", socket.display())]
-    Unreachable { socket: PathBuf, reason: String },
-    #[error("Docker daemon at unix://{}: {what}: {status}: {message}", socket.display())]
+    #[error("cannot reach the Docker daemon at {host}: {reason}{}", unreachable_hint(.reason))]
+    Unreachable { host: String, reason: String },
+    #[error("Docker daemon at {host}: {what}: {status}: {message}")]
     Api {
-        socket: PathBuf,
+        host: String,
         what: String,
         status: StatusCode,
         message: String,
     },
-    #[error("Docker daemon at unix://{}: {what}: {reason}", socket.display())]
+    #[error("Docker daemon at {host}: {what}: {reason}")]
     Protocol {
-        socket: PathBuf,
+        host: String,
         what: String,
         reason: String,
     },
-    #[error("unsupported Docker host {0:?}: only unix sockets are supported (unix:///path/to/docker.sock)")]
+    #[error("Docker host {host}: {reason}")]
+    Config { host: String, reason: String },
+    #[error("unsupported Docker host {0:?}: expected unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]")]
     UnsupportedHost(String),
+}
+
+/// The hint for a daemon that is not there (refused, no socket), not for a TLS or ssh failure,
+/// whose reason says what to fix.
+fn unreachable_hint(reason: &str) -> &'static str {
+    let absent = [
+        "refused",
+        "No such file",
+        "os error 2)",
+        "timed out",
+        "no connection within",
+    ];
+    if absent.iter().any(|a| reason.contains(a)) {
+        " (is dockerd running? set --host, --context or DOCKER_HOST)"
+    } else {
+        ""
+    }
 }
 
 impl DockerError {
@@ -67,31 +93,26 @@ impl DockerError {
     }
 }
 
-/// Parses a Docker host (`unix:///path`, `unix:/path`, or a bare absolute path) to a socket path.
+/// Parses a Docker host (`unix:///path`, `unix:/path`, or a bare absolute path) to a socket
+/// path; any other form is [`DockerError::UnsupportedHost`] here (see [`Endpoint::parse`]).
 pub fn parse_host(host: &str) -> Result<PathBuf, DockerError> {
-    let path = if let Some(rest) = host.strip_prefix("unix://") {
-        rest
-    } else if let Some(rest) = host.strip_prefix("unix:") {
-        rest
-    } else {
-        host
-    };
-    if !path.starts_with('/') {
-        return Err(DockerError::UnsupportedHost(host.to_owned()));
+    match Endpoint::parse(host, None)? {
+        Endpoint::Unix(p) => Ok(p),
+        _ => Err(DockerError::UnsupportedHost(host.to_owned())),
     }
-    Ok(PathBuf::from(path))
 }
 
 /// A client of one Docker daemon.
 #[derive(Clone)]
 pub struct DockerClient {
-    pub(super) socket: PathBuf,
-    pub(super) http: Client<UnixConnector, Full<Bytes>>,
+    pub(super) host: String,
+    pub(super) connector: Connector,
+    pub(super) http: Client<Connector, Full<Bytes>>,
 }
 
 impl fmt::Debug for DockerClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DockerClient(unix://{})", self.socket.display())
+        write!(f, "DockerClient({})", self.host)
     }
 }
 
@@ -102,30 +123,42 @@ struct ApiErrorBody {
 }
 
 impl DockerClient {
-    /// A client of the daemon at `host` (`unix:///var/run/docker.sock` style). Connects lazily.
+    /// A client of the daemon at `host` (any form [`Endpoint::parse`] reads; tcp without TLS).
+    /// Connects lazily.
     pub fn new(host: &str) -> Result<Self, DockerError> {
-        Ok(Self::with_socket(parse_host(host)?))
+        Self::from_endpoint(Endpoint::parse(host, None)?)
     }
 
     pub fn with_socket(socket: PathBuf) -> Self {
+        Self::from_endpoint(Endpoint::Unix(socket)).expect("a unix endpoint needs no files")
+    }
+
+    /// A client of `endpoint`; its TLS files are read now, so a bad one fails here.
+    pub fn from_endpoint(endpoint: Endpoint) -> Result<Self, DockerError> {
+        let connector = Connector::new(endpoint)?;
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build(UnixConnector);
-        DockerClient { socket, http }
+            .build(connector.clone());
+        Ok(DockerClient {
+            host: connector.endpoint().to_string(),
+            connector,
+            http,
+        })
     }
 
-    pub fn socket(&self) -> &Path {
-        &self.socket
+    pub fn endpoint(&self) -> &Endpoint {
+        self.connector.endpoint()
     }
 
-    /// The host as `unix:///path`, for messages and reports.
+    /// The host as the CLI writes it (`unix:///path`, `tcp://h:p`, `ssh://u@h`), for messages
+    /// and reports.
     pub fn host(&self) -> String {
-        format!("unix://{}", self.socket.display())
+        self.host.clone()
     }
 
     pub(super) fn protocol(&self, what: &str, reason: impl ToString) -> DockerError {
         DockerError::Protocol {
-            socket: self.socket.clone(),
+            host: self.host.clone(),
             what: what.to_owned(),
             reason: reason.to_string(),
         }
@@ -149,7 +182,9 @@ impl DockerClient {
         what: &str,
         json: Option<Vec<u8>>,
     ) -> Result<Response<Incoming>, DockerError> {
-        let uri: hyper::Uri = hyperlocal::Uri::new(&self.socket, path_and_query).into();
+        let uri: hyper::Uri = format!("http://docker{path_and_query}")
+            .parse()
+            .map_err(|e| self.protocol(what, e))?;
         let mut req = Request::builder()
             .method(method)
             .uri(uri)
@@ -164,16 +199,26 @@ impl DockerClient {
         let req = req
             .body(Full::new(Bytes::from(json.unwrap_or_default())))
             .map_err(|e| self.protocol(what, e))?;
-        let resp = self.http.request(req).await.map_err(|e| {
-            if e.is_connect() {
-                DockerError::Unreachable {
-                    socket: self.socket.clone(),
-                    reason: innermost_cause(&e),
+        let resp = match self.http.request(req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                // ssh started but failed (auth, host key, no docker there): say how it ended.
+                if let Some(reason) = self.connector.ssh_failure().await {
+                    return Err(DockerError::Unreachable {
+                        host: self.host.clone(),
+                        reason,
+                    });
                 }
-            } else {
-                self.protocol(what, innermost_cause(&e))
+                return Err(if e.is_connect() {
+                    DockerError::Unreachable {
+                        host: self.host.clone(),
+                        reason: innermost_cause(&e),
+                    }
+                } else {
+                    self.protocol(what, innermost_cause(&e))
+                });
             }
-        })?;
+        };
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -185,7 +230,7 @@ impl DockerClient {
             .map(|b| b.message)
             .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().to_owned());
         Err(DockerError::Api {
-            socket: self.socket.clone(),
+            host: self.host.clone(),
             what: what.to_owned(),
             status,
             message,
@@ -259,8 +304,7 @@ mod tests {
             parse_host("/tmp/d.sock").unwrap(),
             PathBuf::from("/tmp/d.sock")
         );
-        let err = parse_host("tcp://127.0.0.1:2375").unwrap_err().to_string();
-        assert!(err.contains("only unix sockets"), "{err}");
+        assert!(parse_host("tcp://127.0.0.1:2375").is_err());
         assert!(parse_host("unix://relative.sock").is_err());
     }
 

@@ -12,22 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{PluginProcess, PrivateDockerd, ALLOW_LABEL_KEY, ALLOW_LABEL_VALUE};
+use support::{guard, PluginProcess, PrivateDockerd, ALLOW_LABEL_KEY, ALLOW_LABEL_VALUE};
 
 fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rootfs-guard"))
-}
-
-/// `rootfs-guard ARGS`: (exit code, stdout, stderr).
-fn guard(args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(binary());
-    cmd.args(args).env_remove("DOCKER_HOST");
-    let out = support::run_with_timeout(cmd, None, support::DEFAULT_TIMEOUT);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A background `rootfs-guard watch`, output in files; killed (by pid) when dropped.

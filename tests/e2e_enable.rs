@@ -10,7 +10,6 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rootfs_guard::authz::policy::DEFAULT_POLICY_JSON;
@@ -18,16 +17,7 @@ use support::{run_with_timeout, split_output, Cases, PluginProcess, PrivateDocke
 
 /// `rootfs-guard enable|disable --name NAME` aimed at `d`; returns (success, stdout, stderr).
 fn guard(verb: &str, name: &str, d: &PrivateDockerd, daemon_json: &Path) -> (bool, String, String) {
-    let mut cmd = Command::new(PluginProcess::binary());
-    cmd.arg(verb)
-        .arg("--name")
-        .arg(name)
-        .arg("--daemon-json")
-        .arg(daemon_json)
-        .arg("--host")
-        .arg(d.host())
-        .arg("--pidfile")
-        .arg(d.dir().join("docker.pid"));
+    let cmd = support::enable_command(verb, name, d, daemon_json);
     let t = Instant::now();
     let (status, out, err) = split_output(run_with_timeout(cmd, None, Duration::from_secs(60)));
     eprintln!(

@@ -6,27 +6,10 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use support::{PluginProcess, PrivateDockerd};
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_rootfs-guard"))
-}
-
-/// `rootfs-guard ARGS`: (exit code, stdout, stderr).
-fn guard(args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(binary());
-    cmd.args(args).env_remove("DOCKER_HOST");
-    let out = support::run_with_timeout(cmd, None, support::DEFAULT_TIMEOUT);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::{guard, PluginProcess, PrivateDockerd};
 
 /// An RFC 3339 UTC date-time `secs` from now, whole seconds.
 fn rfc3339_in(secs: u64) -> (String, SystemTime) {

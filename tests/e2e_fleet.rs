@@ -16,19 +16,11 @@ use std::process::Command;
 use support::PrivateDockerd;
 
 fn guard(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rootfs-guard"));
-    cmd.args(args)
-        .env_remove("DOCKER_HOST")
-        .env_remove("DOCKER_CONTEXT");
+    let mut cmd = support::guard_command(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = support::run_with_timeout(cmd, None, support::DEFAULT_TIMEOUT);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::run_guard(cmd)
 }
 
 /// `(host, name, verdict)` of every row, in report order.

@@ -335,16 +335,7 @@ fn check_upgraded(d: &PrivateDockerd, reference: &str, plugin_id: &str, tag: &st
 
 /// `rootfs-guard enable|disable --name NAME` aimed at `d`, which must succeed.
 fn guard_ok(verb: &str, name: &str, d: &PrivateDockerd, daemon_json: &Path) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rootfs-guard"));
-    cmd.arg(verb)
-        .arg("--name")
-        .arg(name)
-        .arg("--daemon-json")
-        .arg(daemon_json)
-        .arg("--host")
-        .arg(d.host())
-        .arg("--pidfile")
-        .arg(d.dir().join("docker.pid"));
+    let cmd = support::enable_command(verb, name, d, daemon_json);
     let (status, out, err) = split_output(run_with_timeout(cmd, None, Duration::from_secs(60)));
     assert!(
         status.success(),

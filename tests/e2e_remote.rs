@@ -30,12 +30,7 @@ fn guard(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = support::run_with_timeout(cmd, None, support::DEFAULT_TIMEOUT);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::run_guard(cmd)
 }
 
 /// `name → verdict` of a JSON audit report.

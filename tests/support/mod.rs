@@ -250,6 +250,46 @@ pub fn try_run_with_timeout(
     }
 }
 
+/// A `rootfs-guard` command (the binary under test) with no `DOCKER_HOST` or `DOCKER_CONTEXT`
+/// of the caller's: each test says where the daemon is.
+pub fn guard_command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(PluginProcess::binary());
+    cmd.args(args)
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT");
+    cmd
+}
+
+/// Runs a `rootfs-guard` command (within [`DEFAULT_TIMEOUT`]): (exit code, stdout, stderr).
+pub fn run_guard(cmd: Command) -> (i32, String, String) {
+    let out = run_with_timeout(cmd, None, DEFAULT_TIMEOUT);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `rootfs-guard ARGS`: (exit code, stdout, stderr).
+pub fn guard(args: &[&str]) -> (i32, String, String) {
+    run_guard(guard_command(args))
+}
+
+/// `rootfs-guard enable|disable --name NAME` aimed at private dockerd `d` and its daemon.json.
+pub fn enable_command(verb: &str, name: &str, d: &PrivateDockerd, daemon_json: &Path) -> Command {
+    let mut cmd = Command::new(PluginProcess::binary());
+    cmd.arg(verb)
+        .arg("--name")
+        .arg(name)
+        .arg("--daemon-json")
+        .arg(daemon_json)
+        .arg("--host")
+        .arg(d.host())
+        .arg("--pidfile")
+        .arg(d.dir().join("docker.pid"));
+    cmd
+}
+
 /// `(status, stdout, stderr)` of a finished command, as text.
 pub fn split_output(out: Output) -> (ExitStatus, String, String) {
     (

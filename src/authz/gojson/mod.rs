@@ -515,22 +515,13 @@ impl<T: GoStruct> GoDecode for GoStructSlice<T> {
     }
 }
 
-/// A whole Go struct value decoded fresh (an element of a slice of structs).
+/// A whole Go struct value decoded fresh (an element of a slice of structs): the struct-value
+/// decoding above, into a zero value. (`null` never gets here: the slice's `Option` takes it.)
 impl<'de, T: GoStruct> de::Deserialize<'de> for GoValue<T> {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: GoStruct> Visitor<'de> for V<T> {
-            type Value = GoValue<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<GoValue<T>, A::Error> {
-                let mut value = T::default();
-                decode_struct_fields(&mut value, map)?;
-                Ok(GoValue(value))
-            }
-        }
-        de.deserialize_any(V(std::marker::PhantomData))
+        let mut value = GoValue(T::default());
+        value.go_decode(de)?;
+        Ok(value)
     }
 }
 
